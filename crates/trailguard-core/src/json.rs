@@ -1,0 +1,266 @@
+//! Leaf values and lazy navigation through raw JSON.
+//!
+//! EventBridge patterns see an event as (path, leaf) pairs with arrays "crushed":
+//! every element of an array is a value at the same path. [`FieldSource`] gives that
+//! view over any event representation without building a JSON tree for the whole
+//! event: raw sub-objects are scanned one level at a time, only along the path asked for.
+
+use std::borrow::Cow;
+
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// A JSON leaf value at some path of an event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Leaf<'a> {
+    Str(Cow<'a, str>),
+    Num(f64),
+    Bool(bool),
+    Null,
+}
+
+impl Leaf<'_> {
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Leaf::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// Anything patterns can be matched against.
+pub trait FieldSource {
+    /// Calls `f` with every leaf value found at `path` (arrays crushed; objects, empty
+    /// arrays and missing fields give nothing).
+    fn leaves(&self, path: &[&str], f: &mut dyn FnMut(Leaf<'_>));
+
+    /// The first string leaf at `path`, owned. Convenience for templates and alerts.
+    fn first_string(&self, path: &[&str]) -> Option<String> {
+        let mut out = None;
+        self.leaves(path, &mut |l| {
+            if out.is_none() {
+                if let Leaf::Str(s) = l {
+                    out = Some(s.into_owned());
+                }
+            }
+        });
+        out
+    }
+}
+
+impl FieldSource for serde_json::Value {
+    fn leaves(&self, path: &[&str], f: &mut dyn FnMut(Leaf<'_>)) {
+        value_leaves(self, path, f)
+    }
+}
+
+fn value_leaves(v: &serde_json::Value, path: &[&str], f: &mut dyn FnMut(Leaf<'_>)) {
+    use serde_json::Value;
+    match v {
+        Value::Array(items) => {
+            for item in items {
+                value_leaves(item, path, f);
+            }
+        }
+        Value::Object(map) => {
+            if let Some((first, rest)) = path.split_first() {
+                if let Some(child) = map.get(*first) {
+                    value_leaves(child, rest, f);
+                }
+            }
+        }
+        _ if !path.is_empty() => {}
+        Value::String(s) => f(Leaf::Str(Cow::Borrowed(s))),
+        Value::Number(n) => f(Leaf::Num(n.as_f64().unwrap_or(f64::NAN))),
+        Value::Bool(b) => f(Leaf::Bool(*b)),
+        Value::Null => f(Leaf::Null),
+    }
+}
+
+/// One level of a raw JSON value: scalars decoded, containers left as raw children.
+#[derive(Debug)]
+pub enum RawNode<'a> {
+    Leaf(Leaf<'a>),
+    Array(Vec<&'a RawValue>),
+    Object(Vec<(Cow<'a, str>, &'a RawValue)>),
+}
+
+impl<'a> RawNode<'a> {
+    pub fn parse(raw: &'a RawValue) -> Option<RawNode<'a>> {
+        serde_json::from_str(raw.get()).ok()
+    }
+}
+
+impl<'de> Deserialize<'de> for RawNode<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawNode<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(RawNode::Leaf(Leaf::Str(Cow::Borrowed(v))))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(RawNode::Leaf(Leaf::Str(Cow::Owned(v.to_owned()))))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(RawNode::Leaf(Leaf::Str(Cow::Owned(v))))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(RawNode::Leaf(Leaf::Bool(v)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(RawNode::Leaf(Leaf::Num(v as f64)))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(RawNode::Leaf(Leaf::Num(v as f64)))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(RawNode::Leaf(Leaf::Num(v)))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(RawNode::Leaf(Leaf::Null))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = a.next_element::<&'de RawValue>()? {
+                    items.push(item);
+                }
+                Ok(RawNode::Array(items))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+                let mut members = Vec::new();
+                while let Some(key) = a.next_key::<KeyCow<'de>>()? {
+                    members.push((key.0, a.next_value::<&'de RawValue>()?));
+                }
+                Ok(RawNode::Object(members))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+pub(crate) struct KeyCow<'a>(pub(crate) Cow<'a, str>);
+
+/// serde's own `Cow<str>` always allocates; keys are borrowed when they carry no escapes.
+impl<'de> Deserialize<'de> for KeyCow<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = KeyCow<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(KeyCow(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(KeyCow(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// For `#[serde(deserialize_with)]` on `Option<Cow<str>>` fields: serde's derive does
+/// not borrow through `Option`, this does.
+pub(crate) fn opt_cow<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    Ok(Option::<KeyCow<'de>>::deserialize(d)?.map(|k| k.0))
+}
+
+/// Leaves of a raw JSON value at `path` (arrays crushed at every level).
+pub fn raw_leaves(raw: &RawValue, path: &[&str], f: &mut dyn FnMut(Leaf<'_>)) {
+    let Some(node) = RawNode::parse(raw) else {
+        return;
+    };
+    match node {
+        RawNode::Leaf(leaf) => {
+            if path.is_empty() {
+                f(leaf)
+            }
+        }
+        RawNode::Array(items) => {
+            for item in items {
+                raw_leaves(item, path, f);
+            }
+        }
+        RawNode::Object(members) => {
+            let Some((first, rest)) = path.split_first() else {
+                return;
+            };
+            // When a key repeats, the last one wins, as in EventBridge.
+            if let Some((_, child)) = members.iter().rev().find(|(k, _)| k == first) {
+                raw_leaves(child, rest, f);
+            }
+        }
+    }
+}
+
+/// The raw child of an object at `path`, if every step is an object.
+pub fn raw_get<'a>(raw: &'a RawValue, path: &[&str]) -> Option<&'a RawValue> {
+    let Some((first, rest)) = path.split_first() else {
+        return Some(raw);
+    };
+    match RawNode::parse(raw)? {
+        RawNode::Object(members) => {
+            let (_, child) = members.into_iter().rev().find(|(k, _)| k == first)?;
+            raw_get(child, rest)
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(json: &str, path: &[&str]) -> Vec<Leaf<'static>> {
+        let raw: Box<RawValue> = serde_json::from_str(json).unwrap();
+        let mut out = Vec::new();
+        raw_leaves(&raw, path, &mut |l| {
+            out.push(match l {
+                Leaf::Str(s) => Leaf::Str(Cow::Owned(s.into_owned())),
+                Leaf::Num(n) => Leaf::Num(n),
+                Leaf::Bool(b) => Leaf::Bool(b),
+                Leaf::Null => Leaf::Null,
+            })
+        });
+        out
+    }
+
+    #[test]
+    fn crushes_arrays_at_every_level() {
+        let json = r#"{"items":[{"id":"a"},{"id":["b","c"]},{"x":1}],"n":null}"#;
+        let got = collect(json, &["items", "id"]);
+        assert_eq!(got.len(), 3);
+        assert_eq!(collect(json, &["n"]), vec![Leaf::Null]);
+        assert!(collect(json, &["items"]).is_empty(), "objects are not leaves");
+        assert!(collect(json, &["missing"]).is_empty());
+    }
+
+    #[test]
+    fn escaped_keys_and_values() {
+        let json = r#"{"a\"b":"x\ny"}"#;
+        assert_eq!(collect(json, &["a\"b"]), vec![Leaf::Str("x\ny".into())]);
+    }
+
+    #[test]
+    fn value_source_matches_raw_source() {
+        let json = r#"{"a":[{"b":1},{"b":true}],"c":"s"}"#;
+        let v: serde_json::Value = serde_json::from_str(json).unwrap();
+        let mut n = 0;
+        v.leaves(&["a", "b"], &mut |_| n += 1);
+        assert_eq!(n, 2);
+        assert_eq!(v.first_string(&["c"]).as_deref(), Some("s"));
+    }
+
+    #[test]
+    fn raw_get_walks_objects() {
+        let raw: Box<RawValue> = serde_json::from_str(r#"{"a":{"b":{"c":1}}}"#).unwrap();
+        assert_eq!(raw_get(&raw, &["a", "b"]).unwrap().get(), r#"{"c":1}"#);
+        assert!(raw_get(&raw, &["a", "x"]).is_none());
+    }
+}

@@ -1,0 +1,13 @@
+//! trailguard's core: the CloudTrail event model, EventBridge pattern matching, the
+//! rule format and built-in pack, the detection engine and alerts. No I/O, no async.
+
+pub mod alert;
+pub mod event;
+pub mod json;
+pub mod record;
+pub mod time;
+
+pub use alert::{Actor, Alert, AlertRule, Severity};
+pub use event::{Envelope, Event, EventError};
+pub use json::{FieldSource, Leaf};
+pub use record::{CloudTrailRecord, UserIdentity};
