@@ -1,0 +1,1 @@
+//! Readers: see the helper brief.

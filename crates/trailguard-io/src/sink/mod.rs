@@ -1,0 +1,1 @@
+//! Sinks: see the helper brief.
