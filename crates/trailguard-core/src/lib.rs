@@ -4,7 +4,9 @@
 pub mod alert;
 pub mod event;
 pub mod json;
+pub mod pattern;
 pub mod record;
+pub mod rule;
 pub mod time;
 
 pub use alert::{Actor, Alert, AlertRule, Severity};

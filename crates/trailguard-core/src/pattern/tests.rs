@@ -1,0 +1,70 @@
+use super::*;
+use serde_json::json;
+
+fn m(pattern: serde_json::Value, event: serde_json::Value) -> bool {
+    Pattern::from_value(&pattern).unwrap().matches(&event)
+}
+
+#[test]
+fn the_original_rule() {
+    let p = json!({"source":["aws.iam"],"detail-type":["AWS API Call via CloudTrail"],
+        "detail":{"eventSource":["iam.amazonaws.com"],"eventName":["CreateAccessKey"]}});
+    let ev = json!({"source":"aws.iam","detail-type":"AWS API Call via CloudTrail",
+        "detail":{"eventSource":"iam.amazonaws.com","eventName":"CreateAccessKey"}});
+    assert!(m(p.clone(), ev));
+    let other = json!({"source":"aws.iam","detail-type":"AWS API Call via CloudTrail",
+        "detail":{"eventSource":"iam.amazonaws.com","eventName":"DeleteAccessKey"}});
+    assert!(!m(p, other));
+}
+
+#[test]
+fn operators() {
+    let ev = json!({"k":"AKIAXYZ","n":300.0,"b":true,"z":null,"arr":["a","b"],"ua":"Aws-CLI/2"});
+    assert!(m(json!({"k":[{"prefix":"AKIA"}]}), ev.clone()));
+    assert!(!m(json!({"k":[{"prefix":"ASIA"}]}), ev.clone()));
+    assert!(m(json!({"k":[{"suffix":"XYZ"}]}), ev.clone()));
+    assert!(m(json!({"ua":[{"prefix":{"equals-ignore-case":"aws-cli"}}]}), ev.clone()));
+    assert!(m(json!({"ua":[{"equals-ignore-case":"aws-cli/2"}]}), ev.clone()));
+    assert!(m(json!({"n":[300]}), ev.clone()));
+    assert!(!m(json!({"n":["300"]}), ev.clone()));
+    assert!(m(json!({"n":[{"numeric":[">",100,"<=",300]}]}), ev.clone()));
+    assert!(m(json!({"b":[true]}), ev.clone()));
+    assert!(m(json!({"z":[null]}), ev.clone()));
+    assert!(!m(json!({"missing":[null]}), ev.clone()));
+    assert!(m(json!({"arr":["b"]}), ev.clone()));
+    assert!(m(json!({"missing":[{"exists":false}]}), ev.clone()));
+    assert!(!m(json!({"k":[{"exists":false}]}), ev.clone()));
+    assert!(m(json!({"k":[{"exists":true}]}), ev.clone()));
+    assert!(m(json!({"k":[{"anything-but":["x","y"]}]}), ev.clone()));
+    assert!(!m(json!({"k":[{"anything-but":{"prefix":"AKIA"}}]}), ev.clone()));
+    assert!(!m(json!({"missing":[{"anything-but":"x"}]}), ev.clone()));
+    assert!(m(json!({"a.b":["c"]}), json!({"a":{"b":"c"}})));
+}
+
+#[test]
+fn rejects_with_path_and_reason() {
+    let cases = [
+        (json!([1]), "object"),
+        (json!({"a":"x"}), "array"),
+        (json!({"a":{"b":[]}}), "a.b"),
+        (json!({"a":[{"prefix":1}]}), "prefix"),
+        (json!({"a":[{"bogus":1}]}), "unknown operator"),
+        (json!({"a":[{"numeric":[">"]}]}), "numeric"),
+        (json!({"a":[{"exists":"yes"}]}), "exists"),
+        (json!({}), "empty"),
+    ];
+    for (p, needle) in cases {
+        let err = Pattern::from_value(&p).unwrap_err().to_string();
+        assert!(err.contains(needle), "{p}: {err}");
+    }
+    assert!(matches!(Pattern::parse("{"), Err(PatternError::Json(_))));
+    let big = format!("{{\"a\":[\"{}\"]}}", "x".repeat(3000));
+    assert!(matches!(Pattern::parse(&big), Err(PatternError::TooLarge(_))));
+}
+
+#[test]
+fn exact_strings_for_the_index() {
+    let p = Pattern::from_value(&json!({"detail":{"eventName":["A","B"],"eventSource":[{"prefix":"x"}]}})).unwrap();
+    assert_eq!(p.exact_strings(&["detail", "eventName"]), Some(vec!["A", "B"]));
+    assert_eq!(p.exact_strings(&["detail", "eventSource"]), None);
+}
