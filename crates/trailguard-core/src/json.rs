@@ -21,6 +21,16 @@ pub enum Leaf<'a> {
 }
 
 impl Leaf<'_> {
+    /// The value as a person reads it (`null` for null).
+    pub fn text(&self) -> Cow<'_, str> {
+        match self {
+            Leaf::Str(s) => Cow::Borrowed(s),
+            Leaf::Num(n) => Cow::Owned(n.to_string()),
+            Leaf::Bool(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
+            Leaf::Null => Cow::Borrowed("null"),
+        }
+    }
+
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Leaf::Str(s) => Some(s),

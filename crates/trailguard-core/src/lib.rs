@@ -2,7 +2,9 @@
 //! rule format and built-in pack, the detection engine and alerts. No I/O, no async.
 
 pub mod alert;
+pub mod engine;
 pub mod event;
+pub mod fold;
 pub mod json;
 pub mod pattern;
 pub mod record;
@@ -13,3 +15,5 @@ pub use alert::{Actor, Alert, AlertRule, Severity};
 pub use event::{Envelope, Event, EventError};
 pub use json::{FieldSource, Leaf};
 pub use record::{CloudTrailRecord, UserIdentity};
+pub use engine::{Detection, Engine};
+pub use rule::Rule;

@@ -12,7 +12,7 @@ use crate::alert::Severity;
 use crate::json::FieldSource;
 use crate::pattern::{Pattern, PatternError};
 pub use builtin::{builtin_rules, builtin_sources};
-pub use template::Template;
+pub use template::{clean as clean_text, Template};
 
 /// A rule as written in YAML.
 #[derive(Debug, Clone, Deserialize)]

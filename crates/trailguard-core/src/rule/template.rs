@@ -70,12 +70,7 @@ impl Template {
                     let mut value = None;
                     event.leaves(&path, &mut |leaf| {
                         if value.is_none() {
-                            value = Some(match leaf {
-                                crate::Leaf::Str(s) => s.into_owned(),
-                                crate::Leaf::Num(n) => n.to_string(),
-                                crate::Leaf::Bool(b) => b.to_string(),
-                                crate::Leaf::Null => "null".into(),
-                            });
+                            value = Some(leaf.text().into_owned());
                         }
                     });
                     match value {

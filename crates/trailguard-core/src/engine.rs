@@ -1,0 +1,152 @@
+//! The stateless detection engine: every rule compiled once and indexed by
+//! `eventSource` and `eventName`, so that an event only meets the rules that could
+//! match it.
+
+use std::collections::HashMap;
+
+use crate::alert::{Actor, Severity};
+use crate::event::Event;
+use crate::json::{FieldSource, Leaf};
+use crate::rule::{clean_text, Rule};
+
+/// One event matched by one rule: owned, small, and all the folder needs.
+#[derive(Debug, Clone)]
+pub struct Detection {
+    pub rule: usize,
+    pub time_ms: i64,
+    pub event_id: String,
+    pub account: Option<String>,
+    pub region: Option<String>,
+    pub actor: Actor,
+    pub event_name: Option<String>,
+    pub event_source: Option<String>,
+    pub error_code: Option<String>,
+    pub severity: Severity,
+    pub reasons: Vec<String>,
+    pub summary: String,
+    pub context: Vec<(String, Vec<String>)>,
+}
+
+impl Detection {
+    /// What alerts are folded by: the actor's access key, else its ARN.
+    pub fn group_key(&self) -> &str {
+        self.actor
+            .access_key_id
+            .as_deref()
+            .or(self.actor.arn.as_deref())
+            .unwrap_or("unknown-actor")
+    }
+}
+
+#[derive(Debug, Default)]
+struct RuleIndex {
+    /// eventSource -> eventName -> rules.
+    by_name: HashMap<String, HashMap<String, Vec<usize>>>,
+    /// eventSource -> rules that pin the source but not the name.
+    by_source: HashMap<String, Vec<usize>>,
+    /// Rules that pin neither: checked against every event.
+    always: Vec<usize>,
+}
+
+pub struct Engine {
+    rules: Vec<Rule>,
+    index: RuleIndex,
+}
+
+const SOURCE: [&str; 2] = ["detail", "eventSource"];
+const NAME: [&str; 2] = ["detail", "eventName"];
+
+impl Engine {
+    pub fn new(rules: Vec<Rule>) -> Engine {
+        let mut index = RuleIndex::default();
+        for (i, rule) in rules.iter().enumerate() {
+            let sources = rule.pattern.exact_strings(&SOURCE);
+            let names = rule.pattern.exact_strings(&NAME);
+            match (sources, names) {
+                (Some(sources), Some(names)) => {
+                    for s in sources {
+                        let by_name = index.by_name.entry(s.to_owned()).or_default();
+                        for n in &names {
+                            by_name.entry((*n).to_owned()).or_default().push(i);
+                        }
+                    }
+                }
+                (Some(sources), None) => {
+                    for s in sources {
+                        index.by_source.entry(s.to_owned()).or_default().push(i);
+                    }
+                }
+                _ => index.always.push(i),
+            }
+        }
+        Engine { rules, index }
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Appends a [`Detection`] for every rule the event matches.
+    pub fn detect(&self, event: &Event<'_>, out: &mut Vec<Detection>) {
+        let source = event.event_source().unwrap_or("");
+        let name = event.event_name().unwrap_or("");
+        let named = self
+            .index
+            .by_name
+            .get(source)
+            .and_then(|m| m.get(name))
+            .into_iter()
+            .flatten();
+        let sourced = self.index.by_source.get(source).into_iter().flatten();
+        for &i in named.chain(sourced).chain(&self.index.always) {
+            let rule = &self.rules[i];
+            if rule.pattern.matches(event) {
+                out.push(self.detection(i, rule, event));
+            }
+        }
+    }
+
+    fn detection(&self, index: usize, rule: &Rule, event: &Event<'_>) -> Detection {
+        let (severity, reasons) = rule.severity_for(event);
+        let identity = event.identity();
+        let arn = identity
+            .and_then(|id| id.arn.as_deref().or(id.invoked_by.as_deref()))
+            .map(str::to_owned);
+        let context = rule
+            .context
+            .iter()
+            .map(|(name, path)| {
+                let path: Vec<&str> = path.iter().map(String::as_str).collect();
+                let mut values = Vec::new();
+                event.leaves(&path, &mut |leaf| {
+                    if leaf != Leaf::Null {
+                        values.push(clean_text(&leaf.text()));
+                    }
+                });
+                (name.clone(), values)
+            })
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
+        Detection {
+            rule: index,
+            time_ms: event.time_millis().unwrap_or(0),
+            event_id: event.event_id().unwrap_or("").to_owned(),
+            account: event.account().map(str::to_owned),
+            region: event.region().map(str::to_owned),
+            actor: Actor {
+                identity_type: identity.and_then(|i| i.identity_type.as_deref().map(str::to_owned)),
+                arn,
+                access_key_id: identity.and_then(|i| i.access_key_id.as_deref().map(str::to_owned)),
+                source_ip: event.record.source_ip_address.as_deref().map(str::to_owned),
+                user_agent: event.record.user_agent.as_deref().map(clean_text),
+            },
+            event_name: event.event_name().map(str::to_owned),
+            event_source: event.event_source().map(str::to_owned),
+            error_code: event.record.error_code.as_deref().map(str::to_owned),
+            severity,
+            reasons,
+            summary: rule.summary.render(event),
+            context,
+        }
+    }
+}
