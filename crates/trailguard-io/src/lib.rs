@@ -5,4 +5,5 @@
 //! [`Alert`]: trailguard_core::Alert
 
 pub mod reader;
+pub mod render;
 pub mod sink;
