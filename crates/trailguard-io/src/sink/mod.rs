@@ -1,1 +1,140 @@
-//! Sinks: see the helper brief.
+//! Sinks: where alerts are delivered (Discord, JSON Lines files, stdout).
+//!
+//! Every sink implements [`Sink`], which is dyn-compatible so that a run can hold a
+//! `Vec<Box<dyn Sink>>`. Sending is async; the caller provides the tokio runtime.
+//!
+//! No sink ever prints, logs or puts a webhook URL in an error: URLs are held as
+//! [`Secret`]s and [`SinkError`] carries only the kind of failure.
+
+mod discord;
+mod discord_embed;
+mod jsonl;
+mod secret;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use trailguard_core::Alert;
+
+pub use discord::{DiscordConfig, DiscordSink};
+pub use discord_embed::{
+    discord_payload, embed_total_chars, limits as discord_limits, severity_colour,
+};
+pub use jsonl::JsonlSink;
+pub use secret::Secret;
+
+/// The future a [`Sink`] returns.
+pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), SinkError>> + Send + 'a>>;
+
+/// A destination for alerts.
+pub trait Sink: Send + Sync {
+    /// A short name for messages, e.g. `discord` or `jsonl:alerts.jsonl`. Never a URL.
+    fn name(&self) -> &str;
+
+    /// Deliver one alert. `Ok` means the destination confirmed it (for Discord: the
+    /// webhook answered 2xx to a `?wait=true` request).
+    fn send<'a>(&'a self, alert: &'a Alert) -> SendFuture<'a>;
+}
+
+/// Why a sink could not deliver an alert. Never contains a URL or token.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SinkError {
+    /// HTTP 429 on every attempt, or the server asked for a wait longer than allowed.
+    #[error("rate limited by the server; gave up after {attempts} attempt(s){}",
+        retry_after.map(|d| format!(" (server asked to wait {:.3}s)", d.as_secs_f64())).unwrap_or_default())]
+    RateLimited {
+        attempts: u32,
+        retry_after: Option<Duration>,
+    },
+    /// A non-success HTTP status: a 4xx at once, or a 5xx on the last attempt.
+    #[error("HTTP {status} after {attempts} attempt(s){}",
+        detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    Status {
+        status: u16,
+        attempts: u32,
+        /// The server's own error message (Discord's `message` and `code`), if any.
+        detail: Option<String>,
+    },
+    /// No answer within the request timeout, on every attempt.
+    #[error("request timed out after {attempts} attempt(s)")]
+    Timeout { attempts: u32 },
+    /// Could not connect, or the connection broke, on every attempt.
+    #[error("connection failed after {attempts} attempt(s): {detail}")]
+    Connection { attempts: u32, detail: String },
+    /// The HTTP client could not be built or the request could not be formed.
+    #[error("HTTP client error: {detail}")]
+    Client { detail: String },
+    /// The webhook URL is not usable. The URL itself is never included.
+    #[error("invalid webhook URL: {reason}")]
+    InvalidUrl { reason: &'static str },
+    /// Reading or writing a file or stdout.
+    #[error("I/O error writing to {target}: {source}")]
+    Io {
+        target: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The alert could not be turned into JSON.
+    #[error("cannot serialise the alert: {0}")]
+    Serialize(#[from] serde_json::Error),
+}
+
+impl SinkError {
+    /// Whether trying the same alert again later may succeed (rate limits, 5xx,
+    /// timeouts, connection and I/O errors), as opposed to a rejected request or a bad
+    /// configuration.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SinkError::RateLimited { .. }
+            | SinkError::Timeout { .. }
+            | SinkError::Connection { .. }
+            | SinkError::Io { .. } => true,
+            SinkError::Status { status, .. } => *status >= 500 || *status == 429,
+            SinkError::Client { .. } | SinkError::InvalidUrl { .. } | SinkError::Serialize(_) => {
+                false
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sink_is_dyn_compatible() {
+        fn takes(_: &[Box<dyn Sink>]) {}
+        let sinks: Vec<Box<dyn Sink>> = vec![Box::new(JsonlSink::from_writer("mem", Vec::new()))];
+        takes(&sinks);
+        assert_eq!(sinks[0].name(), "mem");
+    }
+
+    #[test]
+    fn error_messages() {
+        let e = SinkError::RateLimited {
+            attempts: 5,
+            retry_after: Some(Duration::from_millis(1500)),
+        };
+        assert_eq!(
+            e.to_string(),
+            "rate limited by the server; gave up after 5 attempt(s) (server asked to wait 1.500s)"
+        );
+        assert!(e.is_transient());
+        let e = SinkError::Status {
+            status: 400,
+            attempts: 1,
+            detail: Some("Invalid Form Body (code 50035)".into()),
+        };
+        assert_eq!(
+            e.to_string(),
+            "HTTP 400 after 1 attempt(s): Invalid Form Body (code 50035)"
+        );
+        assert!(!e.is_transient());
+        assert_eq!(
+            SinkError::Timeout { attempts: 2 }.to_string(),
+            "request timed out after 2 attempt(s)"
+        );
+    }
+}

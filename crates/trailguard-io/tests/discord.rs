@@ -1,0 +1,475 @@
+//! `DiscordSink` against a real HTTP server on 127.0.0.1 (no internet).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use trailguard_core::{Actor, Alert, AlertRule, Severity};
+use trailguard_io::sink::{DiscordConfig, DiscordSink, Secret, Sink, SinkError};
+
+/// What the test server answers to one request.
+#[derive(Clone)]
+enum Reply {
+    Status {
+        code: u16,
+        body: &'static str,
+        headers: Vec<(&'static str, &'static str)>,
+    },
+    /// Read the request and never answer.
+    Hang,
+}
+
+fn status(code: u16, body: &'static str) -> Reply {
+    Reply::Status {
+        code,
+        body,
+        headers: vec![("Content-Type", "application/json")],
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Recorded {
+    path: String,
+    query: String,
+    content_type: Option<String>,
+    body: String,
+    at: Instant,
+}
+
+struct TestServer {
+    /// The webhook URL, with a token that must never show up anywhere.
+    webhook: String,
+    port: u16,
+    token: String,
+    requests: Arc<Mutex<Vec<Recorded>>>,
+}
+
+impl TestServer {
+    /// Answers request `i` with `script[i]`, and later ones with the last entry.
+    fn start(script: Vec<Reply>) -> TestServer {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let server = tiny_http::Server::http("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = server.server_addr().to_ip().unwrap().port();
+        let token = format!(
+            "tOkEn_{}_{}_s3cr3tS3cr3tS3cr3t",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let webhook =
+            format!("http://127.0.0.1:{port}/api/webhooks/112233445566778899/{token}?thread_id=42");
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let recorded = Arc::clone(&requests);
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for (i, mut req) in server.incoming_requests().enumerate() {
+                let mut body = String::new();
+                req.as_reader().read_to_string(&mut body).unwrap();
+                let (path, query) = match req.url().split_once('?') {
+                    Some((p, q)) => (p.to_owned(), q.to_owned()),
+                    None => (req.url().to_owned(), String::new()),
+                };
+                let content_type = req
+                    .headers()
+                    .iter()
+                    .find(|h| h.field.equiv("Content-Type"))
+                    .map(|h| h.value.to_string());
+                recorded.lock().unwrap().push(Recorded {
+                    path,
+                    query,
+                    content_type,
+                    body,
+                    at: Instant::now(),
+                });
+                match script.get(i).or(script.last()).cloned().unwrap() {
+                    Reply::Hang => held.push(req),
+                    Reply::Status {
+                        code,
+                        body,
+                        headers,
+                    } => {
+                        let mut resp =
+                            tiny_http::Response::from_string(body).with_status_code(code);
+                        for (k, v) in headers {
+                            resp.add_header(tiny_http::Header::from_bytes(k, v).unwrap());
+                        }
+                        let _ = req.respond(resp);
+                    }
+                }
+            }
+        });
+        TestServer {
+            webhook,
+            port,
+            token,
+            requests,
+        }
+    }
+
+    fn requests(&self) -> Vec<Recorded> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    fn sink(&self, config: DiscordConfig) -> DiscordSink {
+        DiscordSink::with_config(Secret::new(self.webhook.clone()), config).unwrap()
+    }
+
+    /// No part of the webhook URL appears in an error, however it is printed.
+    fn assert_no_secret(&self, err: &SinkError) {
+        let mut shown = vec![err.to_string(), format!("{err:?}"), format!("{err:#?}")];
+        let mut source = std::error::Error::source(err);
+        while let Some(s) = source {
+            shown.push(s.to_string());
+            shown.push(format!("{s:?}"));
+            source = s.source();
+        }
+        for text in shown {
+            for secret in [
+                self.webhook.as_str(),
+                self.token.as_str(),
+                "112233445566778899",
+                "/api/webhooks",
+                "webhooks",
+                &format!("127.0.0.1:{}", self.port),
+                "thread_id",
+            ] {
+                assert!(!text.contains(secret), "`{secret}` in error text: {text}");
+            }
+        }
+    }
+}
+
+fn fast() -> DiscordConfig {
+    DiscordConfig {
+        timeout: Duration::from_secs(5),
+        max_attempts: 5,
+        backoff_base: Duration::from_millis(10),
+        backoff_cap: Duration::from_millis(40),
+        max_wait: Duration::from_secs(2),
+    }
+}
+
+fn alert() -> Alert {
+    Alert {
+        id: "a1".into(),
+        rule: AlertRule {
+            id: "aws-iam-access-key-created-by-unusual-ip".into(),
+            title: "Access key created from an unusual IP".into(),
+            severity: Severity::High,
+            tags: vec!["attack.persistence".into()],
+        },
+        time: "2024-05-01T12:00:00Z".into(),
+        last_time: "2024-05-01T12:00:00Z".into(),
+        count: 1,
+        account: Some("123456789012".into()),
+        region: Some("us-east-1".into()),
+        actor: Actor {
+            identity_type: Some("IAMUser".into()),
+            arn: Some("arn:aws:iam::123456789012:user/admin".into()),
+            access_key_id: Some("AKIAIOSFODNN7EXAMPLE".into()),
+            source_ip: Some("203.0.113.7".into()),
+            user_agent: Some("@everyone <@&123> curl/8".into()),
+        },
+        event_name: Some("CreateAccessKey".into()),
+        event_source: Some("iam.amazonaws.com".into()),
+        event_ids: vec!["0f0e0d0c-0000-4000-8000-000000000002".into()],
+        summary: "admin created an access key".into(),
+        context: Default::default(),
+    }
+}
+
+const MESSAGE: &str = r#"{"id":"1","type":0,"content":""}"#;
+
+#[tokio::test]
+async fn success_sends_one_request_with_wait_true_and_the_embed() {
+    let server = TestServer::start(vec![status(200, MESSAGE)]);
+    let sink = server.sink(fast());
+    sink.send(&alert()).await.unwrap();
+
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 1);
+    let r = &reqs[0];
+    assert_eq!(
+        r.path,
+        format!("/api/webhooks/112233445566778899/{}", server.token)
+    );
+    let pairs: Vec<&str> = r.query.split('&').collect();
+    assert_eq!(pairs, ["thread_id=42", "wait=true"], "existing query kept");
+    assert_eq!(r.content_type.as_deref(), Some("application/json"));
+
+    let body: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(body["allowed_mentions"], serde_json::json!({"parse": []}));
+    let embeds = body["embeds"].as_array().unwrap();
+    assert_eq!(embeds.len(), 1);
+    let e = &embeds[0];
+    assert_eq!(e["title"], "HIGH: Access key created from an unusual IP");
+    assert_eq!(e["description"], "admin created an access key");
+    assert_eq!(e["timestamp"], "2024-05-01T12:00:00Z");
+    assert_eq!(e["url"], alert().console_url().unwrap());
+    assert!(e["color"].is_u64());
+    assert!(e["footer"]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("aws-iam-access-key-created-by-unusual-ip"));
+    let ua = e["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "User agent")
+        .unwrap();
+    assert_eq!(ua["value"], "`@everyone <@&123> curl/8`");
+    assert!(!r.body.contains(&server.token) && !r.body.contains("webhooks"));
+}
+
+#[tokio::test]
+async fn rate_limited_once_then_success() {
+    let server = TestServer::start(vec![
+        status(
+            429,
+            r#"{"message":"You are being rate limited.","retry_after":0.05,"global":false}"#,
+        ),
+        Reply::Status {
+            code: 204,
+            body: "",
+            headers: vec![],
+        },
+    ]);
+    // A long backoff proves the wait came from `retry_after`, not from backoff.
+    let config = DiscordConfig {
+        backoff_base: Duration::from_secs(30),
+        backoff_cap: Duration::from_secs(30),
+        ..fast()
+    };
+    let started = Instant::now();
+    server.sink(config).send(&alert()).await.unwrap();
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2);
+    let gap = reqs[1].at - reqs[0].at;
+    assert!(gap >= Duration::from_millis(45), "waited {gap:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(reqs[0].body, reqs[1].body, "the same message is retried");
+}
+
+#[tokio::test]
+async fn rate_limit_from_headers_when_body_is_not_json() {
+    let server = TestServer::start(vec![
+        Reply::Status {
+            code: 429,
+            body: "<html>slow down</html>",
+            headers: vec![("X-RateLimit-Reset-After", "0.06")],
+        },
+        status(200, MESSAGE),
+    ]);
+    let config = DiscordConfig {
+        backoff_base: Duration::from_secs(30),
+        backoff_cap: Duration::from_secs(30),
+        ..fast()
+    };
+    server.sink(config).send(&alert()).await.unwrap();
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2);
+    assert!(reqs[1].at - reqs[0].at >= Duration::from_millis(55));
+}
+
+#[tokio::test]
+async fn rate_limit_longer_than_max_wait_gives_up_at_once() {
+    let server = TestServer::start(vec![status(429, r#"{"retry_after":3600.0,"global":true}"#)]);
+    let started = Instant::now();
+    let err = server.sink(fast()).send(&alert()).await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    match &err {
+        SinkError::RateLimited {
+            attempts,
+            retry_after,
+        } => {
+            assert_eq!(*attempts, 1);
+            assert_eq!(*retry_after, Some(Duration::from_secs(3600)));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(err.is_transient());
+    assert_eq!(server.requests().len(), 1);
+    server.assert_no_secret(&err);
+}
+
+#[tokio::test]
+async fn always_rate_limited_gives_up_after_max_attempts() {
+    let server = TestServer::start(vec![status(429, r#"{"retry_after":0.01,"global":false}"#)]);
+    let config = DiscordConfig {
+        max_attempts: 3,
+        ..fast()
+    };
+    let err = server.sink(config).send(&alert()).await.unwrap_err();
+    assert!(
+        matches!(err, SinkError::RateLimited { attempts: 3, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().starts_with("rate limited"), "{err}");
+    assert_eq!(server.requests().len(), 3);
+    server.assert_no_secret(&err);
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_with_backoff() {
+    let server = TestServer::start(vec![
+        status(500, r#"{"message":"Internal Server Error","code":0}"#),
+        status(500, r#"{"message":"Internal Server Error","code":0}"#),
+        status(200, MESSAGE),
+    ]);
+    server.sink(fast()).send(&alert()).await.unwrap();
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 3);
+    // Backoff: at least half of 10 ms, then at least half of 20 ms.
+    assert!(reqs[1].at - reqs[0].at >= Duration::from_millis(5));
+    assert!(reqs[2].at - reqs[1].at >= Duration::from_millis(10));
+}
+
+#[tokio::test]
+async fn persistent_server_error_is_reported_after_max_attempts() {
+    let server = TestServer::start(vec![status(503, "<html>upstream down</html>")]);
+    let config = DiscordConfig {
+        max_attempts: 4,
+        ..fast()
+    };
+    let err = server.sink(config).send(&alert()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SinkError::Status {
+                status: 503,
+                attempts: 4,
+                detail: None
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.is_transient());
+    assert_eq!(server.requests().len(), 4);
+    server.assert_no_secret(&err);
+}
+
+#[tokio::test]
+async fn client_error_fails_after_exactly_one_request() {
+    let server = TestServer::start(vec![status(
+        400,
+        r#"{"message":"Invalid Form Body","code":50035,"errors":{}}"#,
+    )]);
+    let err = server.sink(fast()).send(&alert()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SinkError::Status {
+                status: 400,
+                attempts: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "HTTP 400 after 1 attempt(s): Invalid Form Body (code 50035)"
+    );
+    assert!(!err.is_transient());
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(server.requests().len(), 1, "no retry on 4xx");
+    server.assert_no_secret(&err);
+}
+
+#[tokio::test]
+async fn not_found_webhook_is_not_retried() {
+    let server = TestServer::start(vec![status(
+        404,
+        r#"{"message":"Unknown Webhook","code":10015}"#,
+    )]);
+    let err = server.sink(fast()).send(&alert()).await.unwrap_err();
+    assert!(matches!(err, SinkError::Status { status: 404, .. }));
+    assert_eq!(server.requests().len(), 1);
+    server.assert_no_secret(&err);
+}
+
+#[tokio::test]
+async fn server_that_never_answers_times_out() {
+    let server = TestServer::start(vec![Reply::Hang]);
+    let config = DiscordConfig {
+        timeout: Duration::from_millis(300),
+        max_attempts: 2,
+        ..fast()
+    };
+    let started = Instant::now();
+    let err = server.sink(config).send(&alert()).await.unwrap_err();
+    let took = started.elapsed();
+    assert!(matches!(err, SinkError::Timeout { attempts: 2 }), "{err:?}");
+    assert!(took >= Duration::from_millis(600), "{took:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    assert_eq!(server.requests().len(), 2);
+    assert!(err.is_transient());
+    server.assert_no_secret(&err);
+}
+
+#[tokio::test]
+async fn connection_refused_is_retried_then_reported_without_url() {
+    // A port that was just free: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let token = "cOnNeCtToKeN_aaaaaaaaaaaaaaaaaaaa";
+    let webhook = format!("http://127.0.0.1:{port}/api/webhooks/112233445566778899/{token}");
+    let config = DiscordConfig {
+        max_attempts: 3,
+        ..fast()
+    };
+    let sink = DiscordSink::with_config(Secret::new(webhook.clone()), config).unwrap();
+    let err = sink.send(&alert()).await.unwrap_err();
+    assert!(
+        matches!(err, SinkError::Connection { attempts: 3, .. }),
+        "{err:?}"
+    );
+    for text in [err.to_string(), format!("{err:?}")] {
+        assert!(!text.contains(token), "{text}");
+        assert!(!text.contains("webhooks"), "{text}");
+        assert!(!text.contains(&webhook), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn empty_rate_limit_bucket_delays_the_next_message() {
+    let server = TestServer::start(vec![Reply::Status {
+        code: 200,
+        body: MESSAGE,
+        headers: vec![
+            ("X-RateLimit-Limit", "5"),
+            ("X-RateLimit-Remaining", "0"),
+            ("X-RateLimit-Reset-After", "0.15"),
+        ],
+    }]);
+    let sink = server.sink(fast());
+    sink.send(&alert()).await.unwrap();
+    sink.send(&alert()).await.unwrap();
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2);
+    assert!(reqs[1].at - reqs[0].at >= Duration::from_millis(140));
+}
+
+#[tokio::test]
+async fn works_as_a_boxed_dyn_sink() {
+    let server = TestServer::start(vec![status(200, MESSAGE)]);
+    let sinks: Vec<Box<dyn Sink>> = vec![Box::new(server.sink(fast()))];
+    for s in &sinks {
+        assert_eq!(s.name(), "discord");
+        // The future is Send: it can run on a spawned task.
+        let a = alert();
+        let fut = s.send(&a);
+        fn is_send<T: Send>(_: &T) {}
+        is_send(&fut);
+        fut.await.unwrap();
+    }
+    assert_eq!(server.requests().len(), 1);
+    let shown = format!("{:?}", server.sink(fast()));
+    assert!(
+        !shown.contains(&server.token) && !shown.contains("127.0.0.1"),
+        "{shown}"
+    );
+}
