@@ -473,3 +473,26 @@ async fn works_as_a_boxed_dyn_sink() {
         "{shown}"
     );
 }
+
+#[tokio::test]
+async fn client_error_after_a_server_error_stops_and_counts_attempts() {
+    let server = TestServer::start(vec![
+        status(502, "bad gateway"),
+        status(403, r#"{"message":"Missing Access","code":50001}"#),
+        status(200, MESSAGE),
+    ]);
+    let err = server.sink(fast()).send(&alert()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SinkError::Status {
+                status: 403,
+                attempts: 2,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(server.requests().len(), 2);
+    server.assert_no_secret(&err);
+}

@@ -78,6 +78,8 @@ impl fmt::Debug for DiscordSink {
 /// One failed attempt, before deciding whether to retry.
 enum Failure {
     Permanent(SinkError),
+    /// A status that retrying will not fix (4xx other than 429, 3xx).
+    Rejected(StatusCode, Option<String>),
     RateLimited(Option<Duration>),
     Server(StatusCode, Option<String>),
     Timeout,
@@ -161,7 +163,7 @@ impl DiscordSink {
                 Err(f) => f,
             };
             let wait = match &failure {
-                Failure::Permanent(_) => None,
+                Failure::Permanent(_) | Failure::Rejected(..) => None,
                 Failure::RateLimited(Some(d)) if *d > self.config.max_wait => None,
                 Failure::RateLimited(Some(d)) => Some(*d),
                 Failure::RateLimited(None)
@@ -183,11 +185,13 @@ impl DiscordSink {
                 attempts,
                 retry_after,
             },
-            Failure::Server(status, detail) => SinkError::Status {
-                status: status.as_u16(),
-                attempts,
-                detail,
-            },
+            Failure::Server(status, detail) | Failure::Rejected(status, detail) => {
+                SinkError::Status {
+                    status: status.as_u16(),
+                    attempts,
+                    detail,
+                }
+            }
             Failure::Timeout => SinkError::Timeout { attempts },
             Failure::Connection(detail) => SinkError::Connection { attempts, detail },
         }
@@ -219,11 +223,7 @@ impl DiscordSink {
         if status.is_server_error() {
             Err(Failure::Server(status, detail))
         } else {
-            Err(Failure::Permanent(SinkError::Status {
-                status: status.as_u16(),
-                attempts: 1,
-                detail,
-            }))
+            Err(Failure::Rejected(status, detail))
         }
     }
 

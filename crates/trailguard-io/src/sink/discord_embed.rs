@@ -77,8 +77,13 @@ enum Style {
 /// The replacement for one character: an atom that truncation never splits.
 fn escape_char(c: char, style: Style, out: &mut String) {
     out.clear();
-    let c = if c.is_control() && style != Style::Trusted {
+    let c = if style == Style::Trusted {
+        c
+    } else if c.is_control() {
         ' '
+    } else if is_bidi_control(c) {
+        // Would let attacker text reorder what is shown around it.
+        '\u{FFFD}'
     } else {
         c
     };
@@ -104,6 +109,11 @@ fn escape_char(c: char, style: Style, out: &mut String) {
             _ => out.push(c),
         },
     }
+}
+
+/// Unicode bidirectional embeddings, overrides and isolates (and the marks).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// `raw` made safe in `style`, at most `max` characters, with `…` when cut.
@@ -224,7 +234,8 @@ pub fn discord_payload(alert: &Alert) -> Value {
         (Some(x), None) | (None, Some(x)) => Some(x.to_owned()),
         (None, None) => None,
     };
-    let time = if alert.count > 1 && !alert.last_time.is_empty() && alert.last_time != alert.time {
+    let span = alert.count > 1 && !alert.last_time.is_empty() && alert.last_time != alert.time;
+    let time = if span {
         format!("{} \u{2192} {}", alert.time, alert.last_time)
     } else {
         alert.time.clone()
@@ -254,7 +265,7 @@ pub fn discord_payload(alert: &Alert) -> Value {
             false,
         ),
         field(
-            if alert.count > 1 {
+            if span {
                 "Time (first \u{2192} last)"
             } else {
                 "Time"
@@ -302,11 +313,16 @@ pub fn discord_payload(alert: &Alert) -> Value {
         .collect();
     let mut embed = json!({
         "title": title.shown,
-        "description": description.shown,
         "color": severity_colour(severity),
         "fields": fields_json,
-        "footer": {"text": footer.shown},
     });
+    // Discord rejects empty strings where text is expected: leave such keys out.
+    if !description.shown.trim().is_empty() {
+        embed["description"] = Value::String(description.shown);
+    }
+    if !footer.shown.trim().is_empty() {
+        embed["footer"] = json!({"text": footer.shown});
+    }
     if let Some(url) = alert.console_url() {
         embed["url"] = Value::String(url);
     }
@@ -483,6 +499,7 @@ mod tests {
         a.actor = Actor::default();
         a.region = None;
         a.time = "not a time".into();
+        a.last_time = "also not".into();
         let p = discord_payload(&a);
         assert_within_limits(&p);
         assert!(field_value(&p, "Count").is_none());
@@ -637,6 +654,31 @@ mod tests {
             "user @\u{200B}everyone \\<@\u{200B}&123\\> \\<@\u{200B}456\\> \\<\\#789\\> \
              \\[click\\]\\(https\\://evil.example\\) \\*\\*bold\\*\\* \\`c\\` \\> q https\\://evil.example"
         );
+    }
+
+    #[test]
+    fn empty_summary_and_footer_are_left_out() {
+        let mut a = sample();
+        a.summary = "  ".into();
+        a.rule.id = String::new();
+        a.rule.tags.clear();
+        let p = discord_payload(&a);
+        let e = p["embeds"][0].as_object().unwrap();
+        assert!(!e.contains_key("description") && !e.contains_key("footer"));
+        assert_within_limits(&p);
+    }
+
+    #[test]
+    fn bidi_controls_are_replaced() {
+        let mut a = sample();
+        a.actor.user_agent = Some("abc\u{202E}fed\u{2066}x".into());
+        a.summary = "s\u{202E}x".into();
+        let p = discord_payload(&a);
+        assert_eq!(
+            field_value(&p, "User agent"),
+            Some("`abc\u{FFFD}fed\u{FFFD}x`")
+        );
+        assert_eq!(p["embeds"][0]["description"], "s\u{FFFD}x");
     }
 
     #[test]

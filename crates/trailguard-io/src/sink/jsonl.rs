@@ -21,7 +21,7 @@ pub struct JsonlSink {
 
 impl JsonlSink {
     /// Append to `path`, creating it if missing. `-` means stdout.
-    pub fn open(path: impl AsRef<Path>) -> Result<Self, SinkError> {
+    pub fn to_path(path: impl AsRef<Path>) -> Result<Self, SinkError> {
         let path = path.as_ref();
         if path.as_os_str() == "-" {
             return Ok(Self::stdout());
@@ -134,7 +134,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("alerts.jsonl");
         std::fs::write(&path, "{\"existing\":true}\n").unwrap();
-        let sink = JsonlSink::open(&path).unwrap();
+        let sink = JsonlSink::to_path(&path).unwrap();
         assert_eq!(sink.name(), format!("jsonl:{}", path.display()));
         block_on(async {
             sink.send(&alert("a")).await.unwrap();
@@ -155,11 +155,11 @@ mod tests {
     fn jsonl_creates_missing_file_and_reports_bad_path() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("new.jsonl");
-        let sink = JsonlSink::open(&path).unwrap();
+        let sink = JsonlSink::to_path(&path).unwrap();
         block_on(sink.send(&alert("a"))).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 1);
 
-        let err = JsonlSink::open(dir.path().join("no/such/dir/x.jsonl")).unwrap_err();
+        let err = JsonlSink::to_path(dir.path().join("no/such/dir/x.jsonl")).unwrap_err();
         assert!(matches!(err, SinkError::Io { .. }));
         assert!(err.to_string().contains("x.jsonl"), "{err}");
     }
@@ -187,6 +187,6 @@ mod tests {
             "newlines in values are escaped"
         );
         assert_eq!(JsonlSink::stdout().name(), "jsonl:-");
-        assert_eq!(JsonlSink::open("-").unwrap().name(), "jsonl:-");
+        assert_eq!(JsonlSink::to_path("-").unwrap().name(), "jsonl:-");
     }
 }
