@@ -427,6 +427,7 @@ async fn connection_refused_is_retried_then_reported_without_url() {
         matches!(err, SinkError::Connection { attempts: 3, .. }),
         "{err:?}"
     );
+    eprintln!("connection error as shown: {err}");
     for text in [err.to_string(), format!("{err:?}")] {
         assert!(!text.contains(token), "{text}");
         assert!(!text.contains("webhooks"), "{text}");

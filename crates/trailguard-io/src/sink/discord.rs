@@ -111,7 +111,7 @@ impl DiscordSink {
                 })
             }
         }
-        if url.host_str().is_none_or(str::is_empty) {
+        if url.host_str().unwrap_or_default().is_empty() {
             return Err(SinkError::InvalidUrl { reason: "no host" });
         }
         if !url.username().is_empty() || url.password().is_some() {

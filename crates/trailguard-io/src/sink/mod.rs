@@ -112,6 +112,15 @@ mod tests {
     }
 
     #[test]
+    fn types_are_thread_safe() {
+        fn send_sync<T: Send + Sync + 'static>() {}
+        send_sync::<SinkError>(); // so that `?` into anyhow works
+        send_sync::<DiscordSink>();
+        send_sync::<JsonlSink>();
+        send_sync::<Secret>();
+    }
+
+    #[test]
     fn error_messages() {
         let e = SinkError::RateLimited {
             attempts: 5,
