@@ -926,11 +926,16 @@ DETAIL_TYPE = {"AwsApiCall": "AWS API Call via CloudTrail",
                "AwsServiceEvent": "AWS Service Event via CloudTrail"}
 
 
+# EventBridge names a few services differently from their CloudTrail endpoint
+SOURCE_ALIAS = {"monitoring": "cloudwatch"}
+
+
 def eventbridge_lines(events: list[dict], ids: Ids) -> str:
     lines = []
     for r in events:
+        prefix = r["eventSource"].split(".")[0]
         env = {"version": "0", "id": ids.uuid(), "detail-type": DETAIL_TYPE[r["eventType"]],
-               "source": "aws." + r["eventSource"].split(".")[0], "account": ACCOUNT,
+               "source": "aws." + SOURCE_ALIAS.get(prefix, prefix), "account": ACCOUNT,
                "time": r["eventTime"], "region": r["awsRegion"], "resources": [], "detail": r}
         lines.append(dumps(env))
     return "\n".join(lines) + "\n"
