@@ -118,7 +118,8 @@ impl Alert {
 fn is_region_like(r: &str) -> bool {
     !r.is_empty()
         && r.len() <= 32
-        && r.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && r.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 #[cfg(test)]
@@ -155,7 +156,10 @@ mod tests {
             summary: String::new(),
             context: Default::default(),
         };
-        assert!(a.console_url().unwrap().contains("us-east-1.console.aws.amazon.com"));
+        assert!(a
+            .console_url()
+            .unwrap()
+            .contains("us-east-1.console.aws.amazon.com"));
         a.region = Some("evil.com/x?".into());
         assert!(a.console_url().is_none());
     }

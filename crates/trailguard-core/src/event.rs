@@ -24,7 +24,12 @@ pub struct Envelope<'a> {
     pub version: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "crate::json::opt_cow")]
     pub id: Option<Cow<'a, str>>,
-    #[serde(borrow, default, rename = "detail-type", deserialize_with = "crate::json::opt_cow")]
+    #[serde(
+        borrow,
+        default,
+        rename = "detail-type",
+        deserialize_with = "crate::json::opt_cow"
+    )]
     pub detail_type: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "crate::json::opt_cow")]
     pub source: Option<Cow<'a, str>>,
@@ -306,8 +311,14 @@ mod tests {
 
     #[test]
     fn rejects_non_objects_with_a_reason() {
-        assert!(matches!(Event::from_json(b"[1]"), Err(EventError::NotAnObject)));
-        assert!(matches!(Event::from_json(b"{\"a\":"), Err(EventError::Json(_))));
+        assert!(matches!(
+            Event::from_json(b"[1]"),
+            Err(EventError::NotAnObject)
+        ));
+        assert!(matches!(
+            Event::from_json(b"{\"a\":"),
+            Err(EventError::Json(_))
+        ));
         assert!(matches!(
             Event::from_json(br#"{"detail-type":"x","detail":5}"#),
             Err(EventError::NoDetail)

@@ -38,7 +38,10 @@ pub fn fold(mut detections: Vec<Detection>, rules: &[Rule], window_ms: i64) -> V
         if !same_incident && !run.is_empty() {
             alerts.push(to_alert(std::mem::take(&mut run), rules));
         }
-        if !run.iter().any(|r| !d.event_id.is_empty() && r.event_id == d.event_id) {
+        if !run
+            .iter()
+            .any(|r| !d.event_id.is_empty() && r.event_id == d.event_id)
+        {
             run.push(d);
         }
     }
@@ -53,7 +56,11 @@ fn to_alert(run: Vec<Detection>, rules: &[Rule]) -> Alert {
     let first = &run[0];
     let last = &run[run.len() - 1];
     let rule = &rules[first.rule];
-    let severity = run.iter().map(|d| d.severity).max().unwrap_or(rule.spec.severity);
+    let severity = run
+        .iter()
+        .map(|d| d.severity)
+        .max()
+        .unwrap_or(rule.spec.severity);
 
     // The summary a person reads first: the first call that succeeded, if any did.
     let headline = run.iter().find(|d| d.error_code.is_none()).unwrap_or(first);
@@ -137,7 +144,10 @@ fn alert_id(rule: &str, group: &str, start_ms: i64) -> String {
     h.update(group.as_bytes());
     h.update([0]);
     h.update(start_ms.to_be_bytes());
-    h.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
+    h.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -165,12 +175,23 @@ mod tests {
 
     #[test]
     fn folds_one_incident_whatever_the_order() {
-        let a = run_instances("a", "2024-05-01T02:15:00Z", "AKIA1", Some("Client.InvalidParameterCombination"));
+        let a = run_instances(
+            "a",
+            "2024-05-01T02:15:00Z",
+            "AKIA1",
+            Some("Client.InvalidParameterCombination"),
+        );
         let b = run_instances("b", "2024-05-01T02:16:00Z", "AKIA1", None);
         let dup = b.clone();
         let later = run_instances("c", "2024-05-01T03:30:00Z", "AKIA1", None);
         let other_key = run_instances("d", "2024-05-01T02:17:00Z", "AKIA2", None);
-        let forward = alerts_for(&[a.clone(), b.clone(), dup.clone(), later.clone(), other_key.clone()]);
+        let forward = alerts_for(&[
+            a.clone(),
+            b.clone(),
+            dup.clone(),
+            later.clone(),
+            other_key.clone(),
+        ]);
         let backward = alerts_for(&[other_key, later, dup, b, a]);
         assert_eq!(forward, backward);
         assert_eq!(forward.len(), 3);
@@ -180,7 +201,10 @@ mod tests {
         assert_eq!(first.time, "2024-05-01T02:15:00Z");
         assert_eq!(first.last_time, "2024-05-01T02:16:00Z");
         assert_eq!(first.context["failed_calls"], 1);
-        assert_eq!(first.context["instance_ids"], serde_json::json!(["i-a", "i-b"]));
+        assert_eq!(
+            first.context["instance_ids"],
+            serde_json::json!(["i-a", "i-b"])
+        );
         assert!(first.summary.ends_with("(2 events)"), "{}", first.summary);
         assert_eq!(first.id.len(), 32);
         assert_ne!(forward[0].id, forward[2].id);

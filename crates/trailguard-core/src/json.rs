@@ -247,7 +247,10 @@ mod tests {
         let got = collect(json, &["items", "id"]);
         assert_eq!(got.len(), 3);
         assert_eq!(collect(json, &["n"]), vec![Leaf::Null]);
-        assert!(collect(json, &["items"]).is_empty(), "objects are not leaves");
+        assert!(
+            collect(json, &["items"]).is_empty(),
+            "objects are not leaves"
+        );
         assert!(collect(json, &["missing"]).is_empty());
     }
 

@@ -12,8 +12,8 @@ pub mod rule;
 pub mod time;
 
 pub use alert::{Actor, Alert, AlertRule, Severity};
+pub use engine::{Detection, Engine};
 pub use event::{Envelope, Event, EventError};
 pub use json::{FieldSource, Leaf};
 pub use record::{CloudTrailRecord, UserIdentity};
-pub use engine::{Detection, Engine};
 pub use rule::Rule;

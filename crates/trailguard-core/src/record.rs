@@ -30,7 +30,12 @@ pub struct CloudTrailRecord<'a> {
     pub event_name: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "crate::json::opt_cow")]
     pub aws_region: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "crate::json::opt_cow", rename = "sourceIPAddress")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "crate::json::opt_cow",
+        rename = "sourceIPAddress"
+    )]
     pub source_ip_address: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "crate::json::opt_cow")]
     pub user_agent: Option<Cow<'a, str>>,
@@ -44,9 +49,19 @@ pub struct CloudTrailRecord<'a> {
     pub response_elements: Option<&'a RawValue>,
     #[serde(borrow, default)]
     pub additional_event_data: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "crate::json::opt_cow", rename = "requestID")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "crate::json::opt_cow",
+        rename = "requestID"
+    )]
     pub request_id: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "crate::json::opt_cow", rename = "eventID")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "crate::json::opt_cow",
+        rename = "eventID"
+    )]
     pub event_id: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "crate::json::opt_cow")]
     pub event_type: Option<Cow<'a, str>>,
@@ -62,7 +77,12 @@ pub struct CloudTrailRecord<'a> {
     pub recipient_account_id: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     pub service_event_details: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "crate::json::opt_cow", rename = "sharedEventID")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "crate::json::opt_cow",
+        rename = "sharedEventID"
+    )]
     pub shared_event_id: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "crate::json::opt_cow")]
     pub vpc_endpoint_id: Option<Cow<'a, str>>,
@@ -149,7 +169,9 @@ impl<'a> CloudTrailRecord<'a> {
     /// events) or when it is not an object.
     pub fn identity(&self) -> Option<UserIdentity<'a>> {
         let raw = self.user_identity?;
-        serde_json::from_str::<LenientIdentity<'a>>(raw.get()).ok()?.0
+        serde_json::from_str::<LenientIdentity<'a>>(raw.get())
+            .ok()?
+            .0
     }
 }
 
@@ -157,7 +179,12 @@ impl<'a> CloudTrailRecord<'a> {
 #[derive(Debug, Deserialize, Default, Clone)]
 #[serde(rename_all = "camelCase")]
 pub struct UserIdentity<'a> {
-    #[serde(borrow, default, deserialize_with = "crate::json::opt_cow", rename = "type")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "crate::json::opt_cow",
+        rename = "type"
+    )]
     pub identity_type: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "crate::json::opt_cow")]
     pub principal_id: Option<Cow<'a, str>>,
@@ -187,7 +214,12 @@ pub struct SessionContext<'a> {
 #[derive(Debug, Deserialize, Default, Clone)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionIssuer<'a> {
-    #[serde(borrow, default, deserialize_with = "crate::json::opt_cow", rename = "type")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "crate::json::opt_cow",
+        rename = "type"
+    )]
     pub issuer_type: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "crate::json::opt_cow")]
     pub arn: Option<Cow<'a, str>>,
@@ -275,7 +307,10 @@ mod tests {
     fn borrows_strings_without_escapes() {
         let json = br#"{"eventName":"CreateAccessKey","eventSource":"iam.amazonaws.com","userAgent":"a\"b"}"#;
         let r = CloudTrailRecord::from_slice(json).unwrap();
-        assert!(matches!(r.event_name, Some(Cow::Borrowed("CreateAccessKey"))));
+        assert!(matches!(
+            r.event_name,
+            Some(Cow::Borrowed("CreateAccessKey"))
+        ));
         assert_eq!(r.user_agent.as_deref(), Some("a\"b"));
     }
 
@@ -290,7 +325,8 @@ mod tests {
 
     #[test]
     fn lenient_booleans() {
-        let json = br#"{"readOnly":"true","managementEvent":3,"sessionCredentialFromConsole":"true"}"#;
+        let json =
+            br#"{"readOnly":"true","managementEvent":3,"sessionCredentialFromConsole":"true"}"#;
         let r = CloudTrailRecord::from_slice(json).unwrap();
         assert_eq!(r.read_only(), Some(true));
         assert_eq!(raw_bool(r.management_event), None);

@@ -80,7 +80,12 @@ mod tests {
             Some(1_714_564_800_250)
         );
         assert_eq!(format_millis(1_714_564_800_250), "2024-05-01T12:00:00.250Z");
-        for bad in ["", "2024-13-01T00:00:00Z", "yesterday", "2024-05-01T1a:00:00Z"] {
+        for bad in [
+            "",
+            "2024-13-01T00:00:00Z",
+            "yesterday",
+            "2024-05-01T1a:00:00Z",
+        ] {
             assert_eq!(parse_rfc3339_millis(bad), None, "{bad}");
         }
     }

@@ -25,7 +25,14 @@ pub fn write_table(out: &mut dyn Write, alerts: &[Alert], color: bool) -> io::Re
     if alerts.is_empty() {
         return writeln!(out, "No alerts.");
     }
-    let headers = ["SEVERITY", "FIRST SEEN", "COUNT", "RULE", "ACCESS KEY", "SOURCE IP"];
+    let headers = [
+        "SEVERITY",
+        "FIRST SEEN",
+        "COUNT",
+        "RULE",
+        "ACCESS KEY",
+        "SOURCE IP",
+    ];
     let rows: Vec<[String; 6]> = alerts
         .iter()
         .map(|a| {
@@ -130,8 +137,10 @@ mod tests {
         let mut out = Vec::new();
         write_jsonl(&mut out, &[alert(Severity::Low), alert(Severity::High)]).unwrap();
         let text = String::from_utf8(out).unwrap();
-        let lines: Vec<serde_json::Value> =
-            text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[1]["rule"]["severity"], "high");
     }

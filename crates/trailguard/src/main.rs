@@ -1,1 +1,43 @@
-fn main() {}
+//! The `trailguard` command line. Arguments are parsed by clap into raw structs
+//! (`args`), validated into typed configs by each command, and every command returns
+//! an [`ExitCode`] as documented in `--help`.
+
+mod args;
+mod demo;
+mod detect;
+mod progress;
+mod rules_cmd;
+mod sinks;
+mod time_arg;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use args::{Cli, Command};
+
+/// Exit codes, as documented in `docs/architecture.md`.
+pub mod exit {
+    /// Ran clean (alerts may have been raised, but none at or above `--fail-on`).
+    pub const OK: u8 = 0;
+    /// Alerts at or above `--fail-on` were raised.
+    pub const ALERTS: u8 = 1;
+    /// Bad usage, or no input could be read.
+    pub const ERROR: u8 = 2;
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Detect(a) => detect::run(a),
+        Command::Demo(a) => demo::run(a),
+        Command::Rules(a) => rules_cmd::run(a),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}

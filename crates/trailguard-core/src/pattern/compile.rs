@@ -54,7 +54,10 @@ pub(super) fn compile_value(value: &Value) -> Result<Pattern, PatternError> {
     let mut fields = Vec::new();
     compile_object(map, &mut Vec::new(), &mut fields)?;
     if fields.is_empty() {
-        return Err(invalid(&[], "empty pattern: a rule must match on at least one field"));
+        return Err(invalid(
+            &[],
+            "empty pattern: a rule must match on at least one field",
+        ));
     }
     Ok(Pattern { fields })
 }
@@ -80,7 +83,10 @@ fn compile_object(
             Value::Object(inner) => compile_object(inner, path, out)?,
             Value::Array(items) => {
                 if items.is_empty() {
-                    return Err(invalid(path, "empty array: a field needs at least one value"));
+                    return Err(invalid(
+                        path,
+                        "empty array: a field needs at least one value",
+                    ));
                 }
                 let conditions = items
                     .iter()
@@ -122,7 +128,10 @@ fn compile_condition(v: &Value, path: &[String]) -> Result<Condition, PatternErr
     };
     let mut entries = op.iter();
     let (Some((name, operand)), None) = (entries.next(), entries.next()) else {
-        return Err(invalid(path, "an operator object must hold exactly one operator"));
+        return Err(invalid(
+            path,
+            "an operator object must hold exactly one operator",
+        ));
     };
     let string = |what: &str| -> Result<String, PatternError> {
         operand
@@ -156,10 +165,7 @@ fn compile_condition(v: &Value, path: &[String]) -> Result<Condition, PatternErr
         "anything-but" => Condition::AnythingBut(compile_anything_but(operand, path)?),
         "numeric" => Condition::Numeric(compile_numeric(operand, path)?),
         other => {
-            let known = [
-                "wildcard",
-                "cidr",
-            ];
+            let known = ["wildcard", "cidr"];
             let reason = if known.contains(&other) {
                 format!("operator `{other}` is not supported by this version")
             } else {
@@ -180,7 +186,10 @@ fn compile_anything_but(operand: &Value, path: &[String]) -> Result<AnythingBut,
                 .iter()
                 .map(|v| match v {
                     Value::String(_) | Value::Number(_) => literal(v, path),
-                    _ => Err(invalid(path, "`anything-but` lists hold strings or numbers")),
+                    _ => Err(invalid(
+                        path,
+                        "`anything-but` lists hold strings or numbers",
+                    )),
                 })
                 .collect::<Result<_, _>>()?;
             Ok(AnythingBut::Values(values))
@@ -202,22 +211,34 @@ fn compile_anything_but(operand: &Value, path: &[String]) -> Result<AnythingBut,
                     })
                     .collect::<Result<_, _>>()
                     .map(AnythingBut::EqualsIgnoreCase),
-                _ => Err(invalid(path, format!("unsupported `anything-but` operand `{k}`"))),
+                _ => Err(invalid(
+                    path,
+                    format!("unsupported `anything-but` operand `{k}`"),
+                )),
             }
         }
         Value::String(_) | Value::Number(_) => {
             Ok(AnythingBut::Values(vec![literal(operand, path)?]))
         }
-        _ => Err(invalid(path, "`anything-but` takes a value, a list or an operator")),
+        _ => Err(invalid(
+            path,
+            "`anything-but` takes a value, a list or an operator",
+        )),
     }
 }
 
 fn compile_numeric(operand: &Value, path: &[String]) -> Result<Vec<(NumOp, f64)>, PatternError> {
     let Value::Array(items) = operand else {
-        return Err(invalid(path, "`numeric` takes an array like [\">\", 0, \"<=\", 5]"));
+        return Err(invalid(
+            path,
+            "`numeric` takes an array like [\">\", 0, \"<=\", 5]",
+        ));
     };
     if items.is_empty() || items.len() % 2 != 0 || items.len() > 4 {
-        return Err(invalid(path, "`numeric` takes one or two (operator, number) pairs"));
+        return Err(invalid(
+            path,
+            "`numeric` takes one or two (operator, number) pairs",
+        ));
     }
     let mut out = Vec::new();
     for pair in items.chunks(2) {
@@ -235,7 +256,10 @@ fn compile_numeric(operand: &Value, path: &[String]) -> Result<Vec<(NumOp, f64)>
         out.push((op, n));
     }
     if out.len() == 2 && (out[0].0 == NumOp::Eq || out[1].0 == NumOp::Eq) {
-        return Err(invalid(path, "`numeric` `=` cannot be combined with a range"));
+        return Err(invalid(
+            path,
+            "`numeric` `=` cannot be combined with a range",
+        ));
     }
     Ok(out)
 }

@@ -23,8 +23,14 @@ fn operators() {
     assert!(m(json!({"k":[{"prefix":"AKIA"}]}), ev.clone()));
     assert!(!m(json!({"k":[{"prefix":"ASIA"}]}), ev.clone()));
     assert!(m(json!({"k":[{"suffix":"XYZ"}]}), ev.clone()));
-    assert!(m(json!({"ua":[{"prefix":{"equals-ignore-case":"aws-cli"}}]}), ev.clone()));
-    assert!(m(json!({"ua":[{"equals-ignore-case":"aws-cli/2"}]}), ev.clone()));
+    assert!(m(
+        json!({"ua":[{"prefix":{"equals-ignore-case":"aws-cli"}}]}),
+        ev.clone()
+    ));
+    assert!(m(
+        json!({"ua":[{"equals-ignore-case":"aws-cli/2"}]}),
+        ev.clone()
+    ));
     assert!(m(json!({"n":[300]}), ev.clone()));
     assert!(!m(json!({"n":["300"]}), ev.clone()));
     assert!(m(json!({"n":[{"numeric":[">",100,"<=",300]}]}), ev.clone()));
@@ -36,7 +42,10 @@ fn operators() {
     assert!(!m(json!({"k":[{"exists":false}]}), ev.clone()));
     assert!(m(json!({"k":[{"exists":true}]}), ev.clone()));
     assert!(m(json!({"k":[{"anything-but":["x","y"]}]}), ev.clone()));
-    assert!(!m(json!({"k":[{"anything-but":{"prefix":"AKIA"}}]}), ev.clone()));
+    assert!(!m(
+        json!({"k":[{"anything-but":{"prefix":"AKIA"}}]}),
+        ev.clone()
+    ));
     assert!(!m(json!({"missing":[{"anything-but":"x"}]}), ev.clone()));
     assert!(m(json!({"a.b":["c"]}), json!({"a":{"b":"c"}})));
 }
@@ -59,12 +68,21 @@ fn rejects_with_path_and_reason() {
     }
     assert!(matches!(Pattern::parse("{"), Err(PatternError::Json(_))));
     let big = format!("{{\"a\":[\"{}\"]}}", "x".repeat(3000));
-    assert!(matches!(Pattern::parse(&big), Err(PatternError::TooLarge(_))));
+    assert!(matches!(
+        Pattern::parse(&big),
+        Err(PatternError::TooLarge(_))
+    ));
 }
 
 #[test]
 fn exact_strings_for_the_index() {
-    let p = Pattern::from_value(&json!({"detail":{"eventName":["A","B"],"eventSource":[{"prefix":"x"}]}})).unwrap();
-    assert_eq!(p.exact_strings(&["detail", "eventName"]), Some(vec!["A", "B"]));
+    let p = Pattern::from_value(
+        &json!({"detail":{"eventName":["A","B"],"eventSource":[{"prefix":"x"}]}}),
+    )
+    .unwrap();
+    assert_eq!(
+        p.exact_strings(&["detail", "eventName"]),
+        Some(vec!["A", "B"])
+    );
     assert_eq!(p.exact_strings(&["detail", "eventSource"]), None);
 }

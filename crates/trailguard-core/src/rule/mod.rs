@@ -170,8 +170,12 @@ impl Rule {
                     .map(|[a, b]| [split_path(a), split_path(b)]),
             });
         }
-        let summary = Template::parse(&spec.summary).map_err(|m| invalid(format!("summary: {m}")))?;
-        for path in summary.paths().chain(spec.context.values().map(String::as_str)) {
+        let summary =
+            Template::parse(&spec.summary).map_err(|m| invalid(format!("summary: {m}")))?;
+        for path in summary
+            .paths()
+            .chain(spec.context.values().map(String::as_str))
+        {
             if mentions_secret(path) {
                 return Err(invalid(format!(
                     "`{path}` holds a credential: rules must not carry secrets into alerts"
@@ -236,7 +240,11 @@ impl Rule {
                         failures.push(format!("{}: test event {} should {want}", self.id(), i + 1));
                     }
                 }
-                Err(e) => failures.push(format!("{}: test event {} is unreadable: {e}", self.id(), i + 1)),
+                Err(e) => failures.push(format!(
+                    "{}: test event {} is unreadable: {e}",
+                    self.id(),
+                    i + 1
+                )),
             }
         }
         if self.spec.tests.must_match.is_empty() {

@@ -91,7 +91,11 @@ pub fn clean(v: &str) -> String {
         .filter(|c| !c.is_control())
         .take(MAX_VALUE_CHARS)
         .collect();
-    if v.chars().filter(|c| !c.is_control()).nth(MAX_VALUE_CHARS).is_some() {
+    if v.chars()
+        .filter(|c| !c.is_control())
+        .nth(MAX_VALUE_CHARS)
+        .is_some()
+    {
         s.push('…');
     }
     s

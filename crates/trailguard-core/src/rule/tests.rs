@@ -12,7 +12,10 @@ fn builtin_pack_loads_and_passes_its_own_tests() {
 #[test]
 fn key_creation_severity_follows_context() {
     let rules = builtin_rules().unwrap();
-    let rule = rules.iter().find(|r| r.id() == "aws-iam-access-key-created").unwrap();
+    let rule = rules
+        .iter()
+        .find(|r| r.id() == "aws-iam-access-key-created")
+        .unwrap();
     let sev = |json: &str| {
         let ev = Event::from_json(json.as_bytes()).unwrap();
         assert!(rule.pattern.matches(&ev), "{json}");
@@ -20,10 +23,16 @@ fn key_creation_severity_follows_context() {
     };
     let console_self = r#"{"eventType":"AwsApiCall","eventSource":"iam.amazonaws.com","eventName":"CreateAccessKey","sessionCredentialFromConsole":"true","userIdentity":{"type":"IAMUser","userName":"alice","accessKeyId":"ASIAX"},"requestParameters":{"userName":"alice"}}"#;
     assert_eq!(sev(console_self).0, Severity::High);
-    let console_other = console_self.replace(r#""requestParameters":{"userName":"alice"}"#, r#""requestParameters":{"userName":"bob"}"#);
+    let console_other = console_self.replace(
+        r#""requestParameters":{"userName":"alice"}"#,
+        r#""requestParameters":{"userName":"bob"}"#,
+    );
     let (s, reasons) = sev(&console_other);
     assert_eq!(s, Severity::Critical);
-    assert_eq!(reasons, ["key created for a different user than the caller"]);
+    assert_eq!(
+        reasons,
+        ["key created for a different user than the caller"]
+    );
     let by_key = r#"{"eventType":"AwsApiCall","eventSource":"iam.amazonaws.com","eventName":"CreateAccessKey","userIdentity":{"type":"IAMUser","userName":"admin","accessKeyId":"AKIAX"},"requestParameters":{"userName":"admin"}}"#;
     let (s, reasons) = sev(by_key);
     assert_eq!(s, Severity::Critical);
@@ -47,7 +56,9 @@ fn bad_rules_are_rejected_with_origin_and_reason() {
         assert!(err.contains(needle), "{yaml}\n=> {err}");
     }
     let dup = load_rules([("a.yml".to_string(), ok), ("b.yml".to_string(), ok)]).unwrap_err();
-    assert!(dup.to_string().contains("duplicate rule id `x` in a.yml and b.yml"));
+    assert!(dup
+        .to_string()
+        .contains("duplicate rule id `x` in a.yml and b.yml"));
 }
 
 #[test]

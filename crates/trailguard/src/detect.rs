@@ -1,0 +1,232 @@
+//! `trailguard detect`: read -> match -> fold -> report and deliver.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use anyhow::{bail, Context, Result};
+use trailguard_core::fold::fold;
+use trailguard_core::{Alert, Engine, Rule, Severity};
+use trailguard_io::reader::{read_events, Input, ReadOptions, ReadSummary};
+use trailguard_io::render;
+
+use crate::args::{DetectArgs, Format};
+use crate::exit;
+use crate::progress::BarProgress;
+use crate::rules_cmd::load_rule_set;
+use crate::sinks::{deliver, SinkSpec};
+use crate::time_arg::{now_ms, parse_time_arg};
+
+/// `detect`'s arguments, validated.
+pub struct DetectConfig {
+    pub inputs: Vec<Input>,
+    pub rules: Vec<Rule>,
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+    pub format: Format,
+    pub min_severity: Severity,
+    pub fail_on: Option<Severity>,
+    pub sinks: Vec<SinkSpec>,
+    pub window_ms: i64,
+    pub quiet: bool,
+}
+
+impl DetectConfig {
+    pub fn from_args(a: DetectArgs) -> Result<DetectConfig> {
+        let now = now_ms();
+        let time = |flag: &str, v: &Option<String>| -> Result<Option<i64>> {
+            v.as_deref()
+                .map(|s| parse_time_arg(s, now).map_err(|e| anyhow::anyhow!("--{flag}: {e}")))
+                .transpose()
+        };
+        let since_ms = time("since", &a.since)?;
+        let until_ms = time("until", &a.until)?;
+        if let (Some(s), Some(u)) = (since_ms, until_ms) {
+            if s >= u {
+                bail!("--since must be before --until");
+            }
+        }
+        if a.window == 0 {
+            bail!("--window must be at least 1 minute");
+        }
+        let severity = |flag: &str, v: &str| -> Result<Severity> {
+            v.parse().map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
+        };
+        let stdin_count = a.paths.iter().filter(|p| *p == "-").count();
+        if stdin_count > 1 {
+            bail!("`-` (standard input) can be given only once");
+        }
+        let inputs = a
+            .paths
+            .iter()
+            .map(|p| {
+                if p == "-" {
+                    Input::Stdin
+                } else {
+                    Input::Path(PathBuf::from(p))
+                }
+            })
+            .collect();
+        Ok(DetectConfig {
+            inputs,
+            rules: load_rule_set(&a.rules, a.no_builtin)?,
+            since_ms,
+            until_ms,
+            format: a.format.unwrap_or_else(default_format),
+            min_severity: severity("min-severity", &a.min_severity)?,
+            fail_on: a
+                .fail_on
+                .as_deref()
+                .map(|v| severity("fail-on", v))
+                .transpose()?,
+            sinks: a
+                .sink
+                .iter()
+                .map(|s| SinkSpec::parse(s))
+                .collect::<Result<_>>()?,
+            window_ms: i64::from(a.window) * 60_000,
+            quiet: a.quiet,
+        })
+    }
+}
+
+/// Table for a person at a terminal; JSON Lines for a pipe or a file.
+pub fn default_format() -> Format {
+    if io::stdout().is_terminal() {
+        Format::Table
+    } else {
+        Format::Jsonl
+    }
+}
+
+pub fn run(args: DetectArgs) -> Result<u8> {
+    let config = DetectConfig::from_args(args)?;
+    execute(&config)
+}
+
+/// What a detection run produced.
+pub struct Outcome {
+    pub alerts: Vec<Alert>,
+    pub summary: ReadSummary,
+}
+
+/// Reads every input in parallel, matches each event once, and folds the matches.
+pub fn scan(config: &DetectConfig) -> Outcome {
+    let engine = Engine::new(config.rules.clone());
+    let detections = Mutex::new(Vec::new());
+    let show_progress = !config.quiet && io::stderr().is_terminal();
+    let progress = BarProgress::new(show_progress);
+    let (since, until) = (config.since_ms, config.until_ms);
+    let summary = read_events(
+        &config.inputs,
+        &ReadOptions::default(),
+        &progress,
+        |event| {
+            if since.is_some() || until.is_some() {
+                let Some(t) = event.time_millis() else { return };
+                if since.is_some_and(|s| t < s) || until.is_some_and(|u| t >= u) {
+                    return;
+                }
+            }
+            let mut found = Vec::new();
+            engine.detect(event, &mut found);
+            if !found.is_empty() {
+                detections
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend(found);
+            }
+        },
+    );
+    progress.finish();
+    let detections = detections.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut alerts = fold(detections, engine.rules(), config.window_ms);
+    alerts.retain(|a| a.rule.severity >= config.min_severity);
+    Outcome { alerts, summary }
+}
+
+pub fn execute(config: &DetectConfig) -> Result<u8> {
+    let outcome = scan(config);
+    report_read_errors(&outcome.summary);
+    write_alerts(config.format, &outcome.alerts)?;
+    let delivery = deliver(&config.sinks, &outcome.alerts);
+    if !config.quiet {
+        eprintln!("{}", summary_line(&outcome));
+    }
+    if outcome.summary.nothing_read() {
+        eprintln!("error: no input could be read");
+        return Ok(exit::ERROR);
+    }
+    delivery?;
+    let failing = config
+        .fail_on
+        .is_some_and(|level| outcome.alerts.iter().any(|a| a.rule.severity >= level));
+    Ok(if failing { exit::ALERTS } else { exit::OK })
+}
+
+pub fn write_alerts(format: Format, alerts: &[Alert]) -> Result<()> {
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let color = format == Format::Table && io::stdout().is_terminal();
+    let written = match format {
+        Format::Table => render::write_table(&mut out, alerts, color),
+        Format::Json => render::write_json(&mut out, alerts),
+        Format::Jsonl => render::write_jsonl(&mut out, alerts),
+    };
+    match written.and_then(|()| out.flush()) {
+        // A closed pipe (`| head`) is the reader's choice, not an error.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("cannot write to standard output"),
+    }
+}
+
+/// Each unreadable file or record, once, on stderr; the count of the rest.
+pub fn report_read_errors(summary: &ReadSummary) {
+    for e in &summary.errors {
+        eprintln!("warning: {e}");
+    }
+    let hidden = summary
+        .errors_total
+        .saturating_sub(summary.errors.len() as u64);
+    if hidden > 0 {
+        eprintln!("warning: ... and {hidden} more read errors");
+    }
+}
+
+pub fn summary_line(o: &Outcome) -> String {
+    let s = &o.summary;
+    let mut line = format!(
+        "trailguard: {} files, {} events read",
+        s.files_read, s.events
+    );
+    let skipped_files: u64 = s.files_skipped.values().sum();
+    if skipped_files > 0 {
+        let reasons: Vec<String> = s
+            .files_skipped
+            .iter()
+            .map(|(reason, n)| format!("{n} {reason}"))
+            .collect();
+        line.push_str(&format!(
+            "; {skipped_files} files skipped ({})",
+            reasons.join(", ")
+        ));
+    }
+    if s.records_skipped > 0 {
+        line.push_str(&format!(
+            "; {} unreadable records skipped",
+            s.records_skipped
+        ));
+    }
+    let mut by_sev: Vec<String> = Vec::new();
+    for sev in Severity::ALL.iter().rev() {
+        let n = o.alerts.iter().filter(|a| a.rule.severity == *sev).count();
+        if n > 0 {
+            by_sev.push(format!("{n} {sev}"));
+        }
+    }
+    line.push_str(&format!("; {} alerts", o.alerts.len()));
+    if !by_sev.is_empty() {
+        line.push_str(&format!(" ({})", by_sev.join(", ")));
+    }
+    line
+}
