@@ -181,8 +181,16 @@ pub(crate) fn opt_cow<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de,
     Ok(Option::<KeyCow<'de>>::deserialize(d)?.map(|k| k.0))
 }
 
+/// Arrays nested deeper than this inside one value are not crushed further: no real
+/// CloudTrail field comes close, and hostile input must not cost the stack.
+pub const MAX_ARRAY_NESTING: usize = 64;
+
 /// Leaves of a raw JSON value at `path` (arrays crushed at every level).
 pub fn raw_leaves(raw: &RawValue, path: &[&str], f: &mut dyn FnMut(Leaf<'_>)) {
+    raw_leaves_at(raw, path, f, 0)
+}
+
+fn raw_leaves_at(raw: &RawValue, path: &[&str], f: &mut dyn FnMut(Leaf<'_>), arrays: usize) {
     let Some(node) = RawNode::parse(raw) else {
         return;
     };
@@ -192,18 +200,19 @@ pub fn raw_leaves(raw: &RawValue, path: &[&str], f: &mut dyn FnMut(Leaf<'_>)) {
                 f(leaf)
             }
         }
-        RawNode::Array(items) => {
+        RawNode::Array(items) if arrays < MAX_ARRAY_NESTING => {
             for item in items {
-                raw_leaves(item, path, f);
+                raw_leaves_at(item, path, f, arrays + 1);
             }
         }
+        RawNode::Array(_) => {}
         RawNode::Object(members) => {
             let Some((first, rest)) = path.split_first() else {
                 return;
             };
             // When a key repeats, the last one wins, as in EventBridge.
             if let Some((_, child)) = members.iter().rev().find(|(k, _)| k == first) {
-                raw_leaves(child, rest, f);
+                raw_leaves_at(child, rest, f, arrays);
             }
         }
     }
@@ -268,6 +277,17 @@ mod tests {
         v.leaves(&["a", "b"], &mut |_| n += 1);
         assert_eq!(n, 2);
         assert_eq!(v.first_string(&["c"]).as_deref(), Some("s"));
+    }
+
+    #[test]
+    fn hostile_nesting_does_not_overflow() {
+        let deep = format!("{{\"a\":{}1{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        let raw: Box<RawValue> = serde_json::from_str(&deep).unwrap();
+        let mut n = 0;
+        raw_leaves(&raw, &["a"], &mut |_| n += 1);
+        assert_eq!(n, 0);
+        let ok = format!("{{\"a\":{}1{}}}", "[".repeat(10), "]".repeat(10));
+        assert_eq!(collect(&ok, &["a"]), vec![Leaf::Num(1.0)]);
     }
 
     #[test]

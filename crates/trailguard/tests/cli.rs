@@ -59,8 +59,14 @@ fn assert_incident(alerts: &[Value]) {
         .find(|a| a["rule"]["id"] == "aws-iam-access-key-created")
         .expect("key creation alert");
     assert_eq!(key["rule"]["severity"], "critical");
-    assert_eq!(key["event_ids"], serde_json::json!([ids["CreateAccessKey"]]));
-    assert_eq!(key["context"]["new_access_key_id"], exp["new_access_key_id"]);
+    assert_eq!(
+        key["event_ids"],
+        serde_json::json!([ids["CreateAccessKey"]])
+    );
+    assert_eq!(
+        key["context"]["new_access_key_id"],
+        exp["new_access_key_id"]
+    );
     assert_eq!(key["actor"]["source_ip"], exp["attacker_ip"]);
     assert_eq!(key["account"], exp["account"]);
     let run = attacker
@@ -78,7 +84,10 @@ fn assert_incident(alerts: &[Value]) {
 
 #[test]
 fn demo_catches_the_incident() {
-    let out = trailguard().args(["demo", "--format", "jsonl"]).output().unwrap();
+    let out = trailguard()
+        .args(["demo", "--format", "jsonl"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let alerts = alerts(&out.stdout);
     assert_incident(&alerts);
@@ -102,7 +111,10 @@ fn every_delivery_form_gives_the_same_alerts() {
 
     let jsonl = example().join("eventbridge.jsonl");
     let (from_eventbridge, _) = detect_jsonl(&[jsonl.to_str().unwrap()]);
-    assert_eq!(from_logs, from_eventbridge, "log files and EventBridge envelopes differ");
+    assert_eq!(
+        from_logs, from_eventbridge,
+        "log files and EventBridge envelopes differ"
+    );
 
     let out = trailguard()
         .args(["detect", "--format", "jsonl", "-"])
@@ -126,12 +138,32 @@ fn filters_and_fail_on() {
     let (none, _) = detect_jsonl(&["--until", "2025-09-16T00:00:00Z", logs]);
     assert!(none.is_empty());
     trailguard()
-        .args(["detect", "--quiet", "--format", "jsonl", "--fail-on", "critical", logs])
+        .args([
+            "detect",
+            "--quiet",
+            "--format",
+            "jsonl",
+            "--fail-on",
+            "critical",
+            logs,
+        ])
         .assert()
         .code(1);
     trailguard()
-        .args(["detect", "--quiet", "--format", "jsonl", "--fail-on", "critical", "--since"])
-        .arg(&expected()["attacker_event_times"]["RunInstances_refused"].as_str().unwrap())
+        .args([
+            "detect",
+            "--quiet",
+            "--format",
+            "jsonl",
+            "--fail-on",
+            "critical",
+            "--since",
+        ])
+        .arg(
+            expected()["attacker_event_times"]["RunInstances_refused"]
+                .as_str()
+                .unwrap(),
+        )
         .arg(logs)
         .assert()
         .code(0);
@@ -153,12 +185,21 @@ fn table_is_the_default_format_for_people() {
 fn bad_usage_exits_2_with_a_reason() {
     for (args, needle) in [
         (vec!["detect"], "PATH"),
-        (vec!["detect", "--min-severity", "urgent", "x"], "unknown severity"),
+        (
+            vec!["detect", "--min-severity", "urgent", "x"],
+            "unknown severity",
+        ),
         (vec!["detect", "--since", "yesterday", "x"], "--since"),
         (vec!["detect", "--sink", "smoke=1", "x"], "unknown kind"),
-        (vec!["detect", "--sink", "discord", "x"], "DISCORD_WEBHOOK_URL"),
+        (
+            vec!["detect", "--sink", "discord", "x"],
+            "DISCORD_WEBHOOK_URL",
+        ),
         (vec!["detect", "-", "-"], "only once"),
-        (vec!["detect", "/nonexistent/trailguard"], "no input could be read"),
+        (
+            vec!["detect", "/nonexistent/trailguard"],
+            "no input could be read",
+        ),
     ] {
         let out = trailguard().args(&args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -178,10 +219,18 @@ fn bad_files_are_reported_and_the_rest_processed() {
     )
     .unwrap();
     fs::write(dir.path().join("good.json.gz"), &good).unwrap();
-    fs::write(dir.path().join("truncated.json.gz"), &good[..good.len() / 2]).unwrap();
+    fs::write(
+        dir.path().join("truncated.json.gz"),
+        &good[..good.len() / 2],
+    )
+    .unwrap();
     fs::write(dir.path().join("notes.txt"), "not json at all").unwrap();
     fs::write(dir.path().join("empty.json"), "").unwrap();
-    fs::write(dir.path().join("broken.json"), "{\"Records\":[{\"eventName\":\"X\"},{\"eventN").unwrap();
+    fs::write(
+        dir.path().join("broken.json"),
+        "{\"Records\":[{\"eventName\":\"X\"},{\"eventN",
+    )
+    .unwrap();
     let out = trailguard()
         .args(["detect", "--format", "jsonl"])
         .arg(dir.path())
@@ -234,8 +283,16 @@ fn shared_corpora_run_without_a_crash() {
         assert!(!stderr.contains(" 0 events read"), "{sub}: {stderr}");
     }
     // The rest of the corpora (Sigma YAML, licences) is not CloudTrail: skipped, no crash.
-    let out = trailguard().args(["detect", "--format", "jsonl"]).arg(&corpora).output().unwrap();
-    assert!(matches!(out.status.code(), Some(0)), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = trailguard()
+        .args(["detect", "--format", "jsonl"])
+        .arg(&corpora)
+        .output()
+        .unwrap();
+    assert!(
+        matches!(out.status.code(), Some(0)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Session tokens that CloudTrail logs in AssumeRole responses never reach an alert.
@@ -251,7 +308,10 @@ fn session_tokens_in_the_logs_never_reach_output() {
                 .map(str::to_owned)
         })
         .collect();
-    assert!(!tokens.is_empty(), "the example should carry session tokens to test with");
+    assert!(
+        !tokens.is_empty(),
+        "the example should carry session tokens to test with"
+    );
     for format in ["jsonl", "json", "table"] {
         let out = trailguard()
             .args(["detect", "--format", format])
@@ -290,14 +350,22 @@ fn rules_commands() {
         .arg(dir.path())
         .assert()
         .code(1)
-        .stdout(predicates::str::contains("FAIL mine: test event 1 should match"));
+        .stdout(predicates::str::contains(
+            "FAIL mine: test event 1 should match",
+        ));
 }
 
 #[test]
 fn help_teaches() {
     let out = trailguard().args(["detect", "--help"]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    for needle in ["Examples:", "lookup-events", "Exit codes:", "DISCORD_WEBHOOK_URL", "--fail-on"] {
+    for needle in [
+        "Examples:",
+        "lookup-events",
+        "Exit codes:",
+        "DISCORD_WEBHOOK_URL",
+        "--fail-on",
+    ] {
         assert!(text.contains(needle), "missing {needle}");
     }
 }

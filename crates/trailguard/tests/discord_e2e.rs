@@ -37,7 +37,8 @@ fn alerts_reach_discord_and_the_url_stays_secret() {
     });
     let token = "s3cr3t-webhook-token-do-not-print";
     let url = format!("http://127.0.0.1:{port}/api/webhooks/123/{token}");
-    let logs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/leaked-admin-key/AWSLogs");
+    let logs =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/leaked-admin-key/AWSLogs");
     let out = Command::cargo_bin("trailguard")
         .unwrap()
         .env("DISCORD_WEBHOOK_URL", &url)
@@ -46,9 +47,13 @@ fn alerts_reach_discord_and_the_url_stays_secret() {
         .output()
         .unwrap();
     handle.join().unwrap();
-    let all = String::from_utf8_lossy(&[out.stdout.clone(), out.stderr.clone()].concat()).into_owned();
+    let all =
+        String::from_utf8_lossy(&[out.stdout.clone(), out.stderr.clone()].concat()).into_owned();
     assert_eq!(out.status.code(), Some(0), "{all}");
-    assert!(!all.contains(token), "the webhook token leaked into the output");
+    assert!(
+        !all.contains(token),
+        "the webhook token leaked into the output"
+    );
     let bodies = bodies.lock().unwrap();
     assert_eq!(bodies.len(), 3);
     for (path, body) in bodies.iter() {
