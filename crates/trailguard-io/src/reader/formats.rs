@@ -57,7 +57,13 @@ pub(crate) fn read_format(buf: &[u8], format: Format, run: &mut FileRun<'_>) {
 }
 
 fn log_file(buf: &[u8], run: &mut FileRun<'_>) {
-    match serde_json::from_slice::<LogFile<'_>>(buf) {
+    // Validating UTF-8 once for the whole file lets serde borrow every string and raw
+    // value without checking each again; invalid UTF-8 takes the per-record path.
+    let parsed = match std::str::from_utf8(buf) {
+        Ok(text) => serde_json::from_str::<LogFile<'_>>(text),
+        Err(_) => serde_json::from_slice::<LogFile<'_>>(buf),
+    };
+    match parsed {
         Ok(file) => {
             let at = offsets(buf, run.base);
             for (index, record) in (0u64..).zip(file.records) {
@@ -189,7 +195,11 @@ fn syntax(run: &mut FileRun<'_>, e: ScanError) {
 }
 
 fn array(buf: &[u8], run: &mut FileRun<'_>) {
-    if let Ok(records) = serde_json::from_slice::<Vec<CloudTrailRecord<'_>>>(buf) {
+    let parsed = match std::str::from_utf8(buf) {
+        Ok(text) => serde_json::from_str::<Vec<CloudTrailRecord<'_>>>(text),
+        Err(_) => serde_json::from_slice::<Vec<CloudTrailRecord<'_>>>(buf),
+    };
+    if let Ok(records) = parsed {
         match records.first() {
             None => return,
             Some(first) if record_like(first) => {

@@ -101,7 +101,7 @@ pub(crate) fn value_end(b: &[u8], i: usize) -> Result<usize, ScanError> {
 /// Whether the JSON value `b` nests deeper than `limit` levels. Cheap for the common
 /// case: a value with fewer opening brackets than `limit` cannot be that deep.
 pub(crate) fn deeper_than(b: &[u8], limit: usize) -> bool {
-    if b.len() < 2 * limit || b.iter().filter(|&&c| c == b'[' || c == b'{').count() <= limit {
+    if b.len() < 2 * limit || memchr::memchr2_iter(b'[', b'{', b).count() <= limit {
         return false;
     }
     let mut depth = 0usize;
