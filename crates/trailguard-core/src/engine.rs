@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use crate::alert::{Actor, Severity};
 use crate::event::Event;
-use crate::json::{FieldSource, Leaf};
+use crate::json::{with_segments, FieldSource, Leaf};
 use crate::rule::{clean_text, Rule};
 
 /// One event matched by one rule: owned, small, and all the folder needs.
@@ -116,12 +116,13 @@ impl Engine {
             .context
             .iter()
             .map(|(name, path)| {
-                let path: Vec<&str> = path.iter().map(String::as_str).collect();
                 let mut values = Vec::new();
-                event.leaves(&path, &mut |leaf| {
-                    if leaf != Leaf::Null {
-                        values.push(clean_text(&leaf.text()));
-                    }
+                with_segments(path, |path| {
+                    event.leaves(path, &mut |leaf| {
+                        if leaf != Leaf::Null {
+                            values.push(clean_text(&leaf.text()));
+                        }
+                    })
                 });
                 (name.clone(), values)
             })

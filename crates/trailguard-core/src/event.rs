@@ -185,7 +185,7 @@ fn looks_like_envelope(bytes: &[u8]) -> bool {
 }
 
 fn memmem(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
+    memchr::memmem::find(hay, needle).is_some()
 }
 
 /// `iam.amazonaws.com` -> `aws.iam`, as EventBridge names CloudTrail-delivered events.

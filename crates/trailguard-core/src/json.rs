@@ -39,6 +39,22 @@ impl Leaf<'_> {
     }
 }
 
+/// Calls `f` with `path` as `&[&str]`, on the stack for ordinary path lengths: paths
+/// are held as `String`s and looked up for every candidate event.
+pub fn with_segments<R>(path: &[String], f: impl FnOnce(&[&str]) -> R) -> R {
+    const INLINE: usize = 12;
+    if path.len() <= INLINE {
+        let mut buf = [""; INLINE];
+        for (slot, seg) in buf.iter_mut().zip(path) {
+            *slot = seg;
+        }
+        f(&buf[..path.len()])
+    } else {
+        let v: Vec<&str> = path.iter().map(String::as_str).collect();
+        f(&v)
+    }
+}
+
 /// Anything patterns can be matched against.
 pub trait FieldSource {
     /// Calls `f` with every leaf value found at `path` (arrays crushed; objects, empty
@@ -288,6 +304,20 @@ mod tests {
         assert_eq!(n, 0);
         let ok = format!("{{\"a\":{}1{}}}", "[".repeat(10), "]".repeat(10));
         assert_eq!(collect(&ok, &["a"]), vec![Leaf::Num(1.0)]);
+    }
+
+    #[test]
+    fn long_paths_take_the_heap_path() {
+        let path: Vec<String> = (0..20).map(|i| format!("k{i}")).collect();
+        let mut json = String::from("\"v\"");
+        for k in path.iter().rev() {
+            json = format!("{{\"{k}\":{json}}}");
+        }
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let got = with_segments(&path, |p| v.first_string(p));
+        assert_eq!(got.as_deref(), Some("v"));
+        let short = with_segments(&path[..2], |p| p.join("."));
+        assert_eq!(short, "k0.k1");
     }
 
     #[test]

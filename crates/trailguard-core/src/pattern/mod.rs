@@ -10,7 +10,7 @@
 
 mod compile;
 
-use crate::json::{FieldSource, Leaf};
+use crate::json::{with_segments, FieldSource, Leaf};
 
 pub use compile::PatternError;
 
@@ -90,14 +90,15 @@ impl Pattern {
 
 impl FieldMatcher {
     fn matches(&self, event: &dyn FieldSource) -> bool {
-        let path: Vec<&str> = self.path.iter().map(String::as_str).collect();
         let mut any_leaf = false;
         let mut matched = false;
-        event.leaves(&path, &mut |leaf| {
-            any_leaf = true;
-            if !matched && self.conditions.iter().any(|c| c.matches_leaf(&leaf)) {
-                matched = true;
-            }
+        with_segments(&self.path, |path| {
+            event.leaves(path, &mut |leaf| {
+                any_leaf = true;
+                if !matched && self.conditions.iter().any(|c| c.matches_leaf(&leaf)) {
+                    matched = true;
+                }
+            })
         });
         matched
             || (!any_leaf

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::alert::Severity;
-use crate::json::FieldSource;
+use crate::json::{with_segments, FieldSource};
 use crate::pattern::{Pattern, PatternError};
 pub use builtin::{builtin_rules, builtin_sources};
 pub use template::{clean as clean_text, Template};
@@ -207,9 +207,9 @@ impl Rule {
         for e in &self.escalations {
             let when = e.when.as_ref().is_none_or(|p| p.matches(event));
             let differs = e.when_differs.as_ref().is_none_or(|[a, b]| {
-                let a: Vec<&str> = a.iter().map(String::as_str).collect();
-                let b: Vec<&str> = b.iter().map(String::as_str).collect();
-                match (event.first_string(&a), event.first_string(&b)) {
+                let a = with_segments(a, |p| event.first_string(p));
+                let b = with_segments(b, |p| event.first_string(p));
+                match (a, b) {
                     (Some(x), Some(y)) => x != y,
                     (Some(_), None) => true,
                     (None, _) => false,

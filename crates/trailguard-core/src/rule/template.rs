@@ -2,7 +2,7 @@
 //! the event. Filled values are attacker-controlled text: they are cut to a bounded
 //! length and control characters are dropped; sinks escape them for their medium.
 
-use crate::json::FieldSource;
+use crate::json::{with_segments, FieldSource};
 
 const MAX_VALUE_CHARS: usize = 120;
 
@@ -66,12 +66,13 @@ impl Template {
             match part {
                 Part::Text(t) => out.push_str(t),
                 Part::Field { path, fallback, .. } => {
-                    let path: Vec<&str> = path.iter().map(String::as_str).collect();
                     let mut value = None;
-                    event.leaves(&path, &mut |leaf| {
-                        if value.is_none() {
-                            value = Some(leaf.text().into_owned());
-                        }
+                    with_segments(path, |path| {
+                        event.leaves(path, &mut |leaf| {
+                            if value.is_none() {
+                                value = Some(leaf.text().into_owned());
+                            }
+                        })
                     });
                     match value {
                         Some(v) => out.push_str(&clean(&v)),
