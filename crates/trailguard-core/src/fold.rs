@@ -65,8 +65,11 @@ fn to_alert(run: Vec<Detection>, rules: &[Rule]) -> Alert {
     // The summary a person reads first: the first call that succeeded, if any did.
     let headline = run.iter().find(|d| d.error_code.is_none()).unwrap_or(first);
     let mut summary = headline.summary.clone();
-    if run.len() > 1 {
-        summary.push_str(&format!(" ({} events)", run.len()));
+    let errors = run.iter().filter(|d| d.error_code.is_some()).count();
+    match (run.len(), errors) {
+        (1, _) => {}
+        (n, 0) => summary.push_str(&format!(" ({n} events)")),
+        (n, e) => summary.push_str(&format!(" ({n} events, {e} failed)")),
     }
 
     let mut context: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -100,7 +103,6 @@ fn to_alert(run: Vec<Detection>, rules: &[Rule]) -> Alert {
     if !reasons.is_empty() {
         ctx.insert("severity_reasons".into(), Value::from(reasons));
     }
-    let errors = run.iter().filter(|d| d.error_code.is_some()).count();
     if errors > 0 {
         ctx.insert("failed_calls".into(), Value::from(errors));
     }
@@ -205,7 +207,11 @@ mod tests {
             first.context["instance_ids"],
             serde_json::json!(["i-a", "i-b"])
         );
-        assert!(first.summary.ends_with("(2 events)"), "{}", first.summary);
+        assert!(
+            first.summary.ends_with("(2 events, 1 failed)"),
+            "{}",
+            first.summary
+        );
         assert_eq!(first.id.len(), 32);
         assert_ne!(forward[0].id, forward[2].id);
     }

@@ -206,8 +206,9 @@ pub fn summary_line(o: &Outcome) -> String {
             .iter()
             .map(|(reason, n)| format!("{n} {reason}"))
             .collect();
+        let files = if skipped_files == 1 { "file" } else { "files" };
         line.push_str(&format!(
-            "; {skipped_files} files skipped ({})",
+            "; {skipped_files} {files} skipped ({})",
             reasons.join(", ")
         ));
     }
