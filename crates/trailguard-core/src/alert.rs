@@ -101,6 +101,38 @@ pub struct Alert {
 }
 
 impl Alert {
+    /// A representative alert (a key created by an IAM user's long-term key), for tests
+    /// and examples in every crate; adjust the fields a test is about.
+    #[doc(hidden)]
+    pub fn example() -> Alert {
+        Alert {
+            id: "a1b2c3".into(),
+            rule: AlertRule {
+                id: "aws-iam-access-key-created-by-unusual-ip".into(),
+                title: "Access key created from an unusual IP".into(),
+                severity: Severity::Critical,
+                tags: vec!["attack.persistence".into(), "attack.t1098.001".into()],
+            },
+            time: "2024-05-01T12:00:00Z".into(),
+            last_time: "2024-05-01T12:05:00Z".into(),
+            count: 3,
+            account: Some("123456789012".into()),
+            region: Some("us-east-1".into()),
+            actor: Actor {
+                identity_type: Some("IAMUser".into()),
+                arn: Some("arn:aws:iam::123456789012:user/admin".into()),
+                access_key_id: Some("AKIAIOSFODNN7EXAMPLE".into()),
+                source_ip: Some("203.0.113.7".into()),
+                user_agent: Some("aws-cli/2.15.0 Python/3.11".into()),
+            },
+            event_name: Some("CreateAccessKey".into()),
+            event_source: Some("iam.amazonaws.com".into()),
+            event_ids: vec!["0f0e0d0c-0000-4000-8000-000000000002".into()],
+            summary: "admin created a new access key from 203.0.113.7".into(),
+            context: Default::default(),
+        }
+    }
+
     /// A link to the first event in the CloudTrail console's event history.
     pub fn console_url(&self) -> Option<String> {
         let region = self.region.as_deref().filter(|r| is_region_like(r))?;
@@ -136,26 +168,7 @@ mod tests {
 
     #[test]
     fn console_url_only_for_safe_values() {
-        let mut a = Alert {
-            id: "x".into(),
-            rule: AlertRule {
-                id: "r".into(),
-                title: "t".into(),
-                severity: Severity::High,
-                tags: vec![],
-            },
-            time: String::new(),
-            last_time: String::new(),
-            count: 1,
-            account: None,
-            region: Some("us-east-1".into()),
-            actor: Actor::default(),
-            event_name: None,
-            event_source: None,
-            event_ids: vec!["0f0e0d0c-0000-4000-8000-000000000002".into()],
-            summary: String::new(),
-            context: Default::default(),
-        };
+        let mut a = Alert::example();
         assert!(a
             .console_url()
             .unwrap()

@@ -93,32 +93,31 @@ mod tests {
     use trailguard_core::{Actor, AlertRule};
 
     fn alert(sev: Severity) -> Alert {
-        Alert {
-            id: "0123".into(),
-            rule: AlertRule {
-                id: "aws-x".into(),
-                title: "X".into(),
-                severity: sev,
-                tags: vec![],
-            },
-            time: "2024-05-01T02:14:09Z".into(),
-            last_time: "2024-05-01T02:14:09Z".into(),
-            count: 2,
-            account: Some("111122223333".into()),
-            region: Some("us-east-1".into()),
-            actor: Actor {
-                access_key_id: Some("AKIAKEY".into()),
-                ..Actor::default()
-            },
-            event_name: None,
-            event_source: None,
-            event_ids: vec!["e1".into()],
-            summary: "admin did x".into(),
-            context: serde_json::json!({"severity_reasons": ["because"]})
-                .as_object()
-                .unwrap()
-                .clone(),
-        }
+        let mut a = Alert::example();
+        a.id = "0123".into();
+        a.rule = AlertRule {
+            id: "aws-x".into(),
+            title: "X".into(),
+            severity: sev,
+            tags: vec![],
+        };
+        a.time = "2024-05-01T02:14:09Z".into();
+        a.last_time = a.time.clone();
+        a.count = 2;
+        a.account = Some("111122223333".into());
+        a.actor = Actor {
+            access_key_id: Some("AKIAKEY".into()),
+            ..Actor::default()
+        };
+        a.event_name = None;
+        a.event_source = None;
+        a.event_ids = vec!["e1".into()];
+        a.summary = "admin did x".into();
+        a.context = serde_json::json!({"severity_reasons": ["because"]})
+            .as_object()
+            .unwrap()
+            .clone();
+        a
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub fn run(args: DemoArgs) -> Result<u8> {
     }
     let log_files = INCIDENT_FILES.len();
     eprintln!(
-        "trailguard demo: replaying examples/leaked-admin-key ({log_files} CloudTrail files).\n\
+        "trailguard demo: replaying examples/leaked-admin-key ({log_files} files in the AWSLogs layout).\n\
          An IAM user's long-term access key leaked. From a laptop, someone called\n\
          sts:GetCallerIdentity, created a second access key, then launched EC2 instances\n\
          (a t2.micro refused, a t3.micro started), among a day of ordinary activity.\n"

@@ -137,36 +137,26 @@ fn filters_and_fail_on() {
     assert_eq!(critical.len(), 1);
     let (none, _) = detect_jsonl(&["--until", "2025-09-16T00:00:00Z", logs]);
     assert!(none.is_empty());
-    trailguard()
-        .args([
-            "detect",
-            "--quiet",
-            "--format",
-            "jsonl",
-            "--fail-on",
-            "critical",
-            logs,
-        ])
-        .assert()
-        .code(1);
-    trailguard()
-        .args([
-            "detect",
-            "--quiet",
-            "--format",
-            "jsonl",
-            "--fail-on",
-            "critical",
-            "--since",
-        ])
-        .arg(
-            expected()["attacker_event_times"]["RunInstances_refused"]
-                .as_str()
-                .unwrap(),
-        )
-        .arg(logs)
-        .assert()
-        .code(0);
+    let fail_on_critical = |extra: &[&str]| {
+        trailguard()
+            .args([
+                "detect",
+                "--quiet",
+                "--format",
+                "jsonl",
+                "--fail-on",
+                "critical",
+            ])
+            .args(extra)
+            .arg(logs)
+            .assert()
+    };
+    fail_on_critical(&[]).code(1);
+    let refused = expected()["attacker_event_times"]["RunInstances_refused"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    fail_on_critical(&["--since", &refused]).code(0);
 }
 
 #[test]

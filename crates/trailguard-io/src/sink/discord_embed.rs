@@ -374,35 +374,10 @@ pub fn embed_total_chars(payload: &Value) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use trailguard_core::{Actor, AlertRule};
+    use trailguard_core::Actor;
 
     pub(crate) fn sample() -> Alert {
-        Alert {
-            id: "a1b2c3".into(),
-            rule: AlertRule {
-                id: "aws-iam-access-key-created-by-unusual-ip".into(),
-                title: "Access key created from an unusual IP".into(),
-                severity: Severity::Critical,
-                tags: vec!["attack.persistence".into(), "attack.t1098.001".into()],
-            },
-            time: "2024-05-01T12:00:00Z".into(),
-            last_time: "2024-05-01T12:05:00Z".into(),
-            count: 3,
-            account: Some("123456789012".into()),
-            region: Some("us-east-1".into()),
-            actor: Actor {
-                identity_type: Some("IAMUser".into()),
-                arn: Some("arn:aws:iam::123456789012:user/admin".into()),
-                access_key_id: Some("AKIAIOSFODNN7EXAMPLE".into()),
-                source_ip: Some("203.0.113.7".into()),
-                user_agent: Some("aws-cli/2.15.0 Python/3.11".into()),
-            },
-            event_name: Some("CreateAccessKey".into()),
-            event_source: Some("iam.amazonaws.com".into()),
-            event_ids: vec!["0f0e0d0c-0000-4000-8000-000000000002".into()],
-            summary: "admin created a new access key from 203.0.113.7".into(),
-            context: Default::default(),
-        }
+        Alert::example()
     }
 
     fn fields(p: &Value) -> &Vec<Value> {

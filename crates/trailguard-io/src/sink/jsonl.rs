@@ -97,29 +97,25 @@ mod tests {
     use trailguard_core::{Actor, AlertRule, Severity};
 
     fn alert(id: &str) -> Alert {
-        Alert {
-            id: id.into(),
-            rule: AlertRule {
-                id: "r".into(),
-                title: "t".into(),
-                severity: Severity::High,
-                tags: vec!["x".into()],
-            },
-            time: "2024-05-01T12:00:00Z".into(),
-            last_time: "2024-05-01T12:00:00Z".into(),
-            count: 1,
-            account: Some("123456789012".into()),
-            region: Some("us-east-1".into()),
-            actor: Actor {
-                user_agent: Some("line\nbreak \u{2028} 😀".into()),
-                ..Actor::default()
-            },
-            event_name: None,
-            event_source: None,
-            event_ids: vec!["e1".into()],
-            summary: "s".into(),
-            context: Default::default(),
-        }
+        let mut a = Alert::example();
+        a.id = id.into();
+        a.rule = AlertRule {
+            id: "r".into(),
+            title: "t".into(),
+            severity: Severity::High,
+            tags: vec!["x".into()],
+        };
+        a.last_time = a.time.clone();
+        a.count = 1;
+        a.actor = Actor {
+            user_agent: Some("line\nbreak \u{2028} 😀".into()),
+            ..Actor::default()
+        };
+        a.event_name = None;
+        a.event_source = None;
+        a.event_ids = vec!["e1".into()];
+        a.summary = "s".into();
+        a
     }
 
     fn block_on<F: std::future::Future>(f: F) -> F::Output {
