@@ -1,12 +1,10 @@
-//! The stateless detection engine: every rule compiled once and indexed by
-//! `eventSource` and `eventName`, so that an event only meets the rules that could
-//! match it.
-
-use std::collections::HashMap;
+//! The stateless detection engine: every rule's pattern compiled into one
+//! [`PatternIndex`], so that an event only meets the rules that could match it.
 
 use crate::alert::{Actor, Severity};
 use crate::event::Event;
 use crate::json::{with_segments, FieldSource, Leaf};
+use crate::pattern::PatternIndex;
 use crate::rule::{clean_text, Rule};
 
 /// One event matched by one rule: owned, small, and all the folder needs.
@@ -38,47 +36,14 @@ impl Detection {
     }
 }
 
-#[derive(Debug, Default)]
-struct RuleIndex {
-    /// eventSource -> eventName -> rules.
-    by_name: HashMap<String, HashMap<String, Vec<usize>>>,
-    /// eventSource -> rules that pin the source but not the name.
-    by_source: HashMap<String, Vec<usize>>,
-    /// Rules that pin neither: checked against every event.
-    always: Vec<usize>,
-}
-
 pub struct Engine {
     rules: Vec<Rule>,
-    index: RuleIndex,
+    index: PatternIndex,
 }
-
-const SOURCE: [&str; 2] = ["detail", "eventSource"];
-const NAME: [&str; 2] = ["detail", "eventName"];
 
 impl Engine {
     pub fn new(rules: Vec<Rule>) -> Engine {
-        let mut index = RuleIndex::default();
-        for (i, rule) in rules.iter().enumerate() {
-            let sources = rule.pattern.exact_strings(&SOURCE);
-            let names = rule.pattern.exact_strings(&NAME);
-            match (sources, names) {
-                (Some(sources), Some(names)) => {
-                    for s in sources {
-                        let by_name = index.by_name.entry(s.to_owned()).or_default();
-                        for n in &names {
-                            by_name.entry((*n).to_owned()).or_default().push(i);
-                        }
-                    }
-                }
-                (Some(sources), None) => {
-                    for s in sources {
-                        index.by_source.entry(s.to_owned()).or_default().push(i);
-                    }
-                }
-                _ => index.always.push(i),
-            }
-        }
+        let index = PatternIndex::new(rules.iter().map(|r| r.pattern.clone()));
         Engine { rules, index }
     }
 
@@ -86,23 +51,16 @@ impl Engine {
         &self.rules
     }
 
+    pub fn index(&self) -> &PatternIndex {
+        &self.index
+    }
+
     /// Appends a [`Detection`] for every rule the event matches.
     pub fn detect(&self, event: &Event<'_>, out: &mut Vec<Detection>) {
-        let source = event.event_source().unwrap_or("");
-        let name = event.event_name().unwrap_or("");
-        let named = self
-            .index
-            .by_name
-            .get(source)
-            .and_then(|m| m.get(name))
-            .into_iter()
-            .flatten();
-        let sourced = self.index.by_source.get(source).into_iter().flatten();
-        for &i in named.chain(sourced).chain(&self.index.always) {
-            let rule = &self.rules[i];
-            if rule.pattern.matches(event) {
-                out.push(self.detection(i, rule, event));
-            }
+        let mut matched = Vec::new();
+        self.index.matches_into(event, &mut matched);
+        for i in matched {
+            out.push(self.detection(i, &self.rules[i], event));
         }
     }
 

@@ -13,7 +13,7 @@ use std::cell::OnceCell;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::json::{raw_leaves, FieldSource, Leaf};
+use crate::json::{raw_visit, raw_visit_members, ArrayStep, FieldSource, Leaf, RawNode};
 use crate::record::{CloudTrailRecord, RecordField, UserIdentity};
 use crate::time::parse_rfc3339_millis;
 
@@ -52,6 +52,11 @@ pub struct Event<'a> {
     /// Present when the event arrived wrapped by EventBridge.
     pub envelope: Option<Envelope<'a>>,
     identity: OnceCell<Option<UserIdentity<'a>>>,
+    /// The whole JSON text of a wrapped event: patterns read it exactly as
+    /// EventBridge sees it (odd types, dotted keys, unknown fields included).
+    text: Option<&'a str>,
+    /// Its top level, split once per event on first use.
+    top_members: OnceCell<Vec<(Cow<'a, str>, &'a RawValue)>>,
 }
 
 /// Why a JSON value could not be read as an event.
@@ -71,6 +76,8 @@ impl<'a> Event<'a> {
             record,
             envelope: None,
             identity: OnceCell::new(),
+            text: None,
+            top_members: OnceCell::new(),
         }
     }
 
@@ -86,7 +93,10 @@ impl<'a> Event<'a> {
         if looks_like_envelope(bytes) {
             let env: Envelope<'a> = serde_json::from_slice(bytes)?;
             if env.detail.is_some() || env.detail_type.is_some() {
-                return Self::from_envelope(env);
+                let mut event = Self::from_envelope(env)?;
+                // It parsed, so it is UTF-8 (JSON outside strings is ASCII).
+                event.text = std::str::from_utf8(bytes).ok();
+                return Ok(event);
             }
         }
         Ok(Self::from_record(CloudTrailRecord::from_slice(bytes)?))
@@ -106,6 +116,8 @@ impl<'a> Event<'a> {
             record,
             envelope: Some(env),
             identity: OnceCell::new(),
+            text: None,
+            top_members: OnceCell::new(),
         })
     }
 
@@ -206,14 +218,27 @@ pub fn derive_detail_type(event_type: &str) -> Option<&'static str> {
     })
 }
 
+impl<'a> Event<'a> {
+    fn top_members(&self, text: &'a str) -> &[(Cow<'a, str>, &'a RawValue)] {
+        self.top_members
+            .get_or_init(|| match RawNode::parse_str(text) {
+                Some(RawNode::Object(members)) => members,
+                _ => Vec::new(),
+            })
+    }
+}
+
 impl FieldSource for Event<'_> {
-    fn leaves(&self, path: &[&str], f: &mut dyn FnMut(Leaf<'_>)) {
+    fn visit(&self, path: &[&str], f: &mut dyn FnMut(Leaf<'_>, &[ArrayStep])) {
+        if let Some(text) = self.text {
+            return raw_visit_members(self.top_members(text), path, f);
+        }
         let Some((first, rest)) = path.split_first() else {
             return;
         };
-        let top = |v: Option<&str>, f: &mut dyn FnMut(Leaf<'_>)| {
+        let top = |v: Option<&str>, f: &mut dyn FnMut(Leaf<'_>, &[ArrayStep])| {
             if let (Some(v), true) = (v, rest.is_empty()) {
-                f(Leaf::Str(Cow::Borrowed(v)))
+                f(Leaf::Str(Cow::Borrowed(v)), &[])
             }
         };
         let env = self.envelope.as_ref();
@@ -237,28 +262,23 @@ impl FieldSource for Event<'_> {
             }
             "resources" => {
                 if let Some(raw) = env.and_then(|e| e.resources) {
-                    raw_leaves(raw, rest, f);
+                    raw_visit(raw, rest, f);
                 }
                 return;
             }
             _ => return,
         }
+        if let Some(detail) = env.and_then(|e| e.detail) {
+            return raw_visit(detail, rest, f);
+        }
         let Some((field, rest)) = rest.split_first() else {
             return;
         };
         match self.record.field(field) {
-            RecordField::Str(Some(s)) if rest.is_empty() => f(Leaf::Str(Cow::Borrowed(s))),
-            RecordField::Str(_) => {}
-            RecordField::Raw(Some(raw)) => raw_leaves(raw, rest, f),
+            RecordField::Str(Some(s)) if rest.is_empty() => f(Leaf::Str(Cow::Borrowed(s)), &[]),
+            RecordField::Str(_) | RecordField::Unknown => {}
+            RecordField::Raw(Some(raw)) => raw_visit(raw, rest, f),
             RecordField::Raw(None) => {}
-            RecordField::Unknown => {
-                if let Some(detail) = env.and_then(|e| e.detail) {
-                    let mut full = Vec::with_capacity(rest.len() + 1);
-                    full.push(*field);
-                    full.extend_from_slice(rest);
-                    raw_leaves(detail, &full, f);
-                }
-            }
         }
     }
 }

@@ -55,11 +55,23 @@ pub fn with_segments<R>(path: &[String], f: impl FnOnce(&[&str]) -> R) -> R {
     }
 }
 
+/// Where a leaf sits among the arrays of its event: for each array crossed on the way
+/// down, the array's identity (an address, unique within one event) and the index of
+/// the element taken. EventBridge matches JSON "array-consistently": two values one
+/// pattern relies on must come from the same element of every array they share.
+pub type ArrayStep = (usize, u32);
+
 /// Anything patterns can be matched against.
 pub trait FieldSource {
-    /// Calls `f` with every leaf value found at `path` (arrays crushed; objects, empty
-    /// arrays and missing fields give nothing).
-    fn leaves(&self, path: &[&str], f: &mut dyn FnMut(Leaf<'_>));
+    /// Calls `f` with every leaf value found at `path` and where it sits among arrays
+    /// (arrays crushed; objects, empty arrays and missing fields give nothing; an
+    /// event key `"a.b"` is the same path as `{"a":{"b":..}}`, as in EventBridge).
+    fn visit(&self, path: &[&str], f: &mut dyn FnMut(Leaf<'_>, &[ArrayStep]));
+
+    /// [`FieldSource::visit`] for callers that do not care about arrays.
+    fn leaves(&self, path: &[&str], f: &mut dyn FnMut(Leaf<'_>)) {
+        self.visit(path, &mut |leaf, _| f(leaf))
+    }
 
     /// The first string leaf at `path`, owned. Convenience for templates and alerts.
     fn first_string(&self, path: &[&str]) -> Option<String> {
@@ -75,32 +87,82 @@ pub trait FieldSource {
     }
 }
 
-impl FieldSource for serde_json::Value {
-    fn leaves(&self, path: &[&str], f: &mut dyn FnMut(Leaf<'_>)) {
-        value_leaves(self, path, f)
+/// How many segments of `path` the object key `key` stands for: 1 for the plain key,
+/// more for a dotted key spelling several segments, `None` when it is not on the path.
+pub(crate) fn key_span(key: &str, path: &[&str]) -> Option<usize> {
+    let first = path.first()?;
+    if key == *first {
+        return Some(1);
+    }
+    if memchr::memchr(b'.', key.as_bytes()).is_none() {
+        return None;
+    }
+    let mut rest = key;
+    let mut n = 0;
+    loop {
+        rest = rest.strip_prefix(path.get(n)?)?;
+        n += 1;
+        if rest.is_empty() {
+            return Some(n);
+        }
+        rest = rest.strip_prefix('.')?;
     }
 }
 
-fn value_leaves(v: &serde_json::Value, path: &[&str], f: &mut dyn FnMut(Leaf<'_>)) {
+/// Calls `go` with each member of an object that continues `path`, and the rest of
+/// the path. A key that repeats counts once, its last value winning (as serde and
+/// EventBridge read such objects); dotted keys are followed too.
+pub(crate) fn members_on_path<'m, V: Copy>(
+    members: &'m [(Cow<'_, str>, V)],
+    path: &[&str],
+    mut go: impl FnMut(V, usize),
+) {
+    for (i, (key, child)) in members.iter().enumerate() {
+        let Some(span) = key_span(key, path) else {
+            continue;
+        };
+        if members[i + 1..].iter().any(|(k, _)| k == key) {
+            continue;
+        }
+        go(*child, span);
+    }
+}
+
+impl FieldSource for serde_json::Value {
+    fn visit(&self, path: &[&str], f: &mut dyn FnMut(Leaf<'_>, &[ArrayStep])) {
+        value_visit(self, path, f, &mut Vec::new())
+    }
+}
+
+fn value_visit(
+    v: &serde_json::Value,
+    path: &[&str],
+    f: &mut dyn FnMut(Leaf<'_>, &[ArrayStep]),
+    steps: &mut Vec<ArrayStep>,
+) {
     use serde_json::Value;
     match v {
-        Value::Array(items) => {
-            for item in items {
-                value_leaves(item, path, f);
+        Value::Array(items) if steps.len() < MAX_ARRAY_NESTING => {
+            let id = items.as_ptr() as usize;
+            for (i, item) in items.iter().enumerate() {
+                steps.push((id, i as u32));
+                value_visit(item, path, f, steps);
+                steps.pop();
             }
         }
+        Value::Array(_) => {}
         Value::Object(map) => {
-            if let Some((first, rest)) = path.split_first() {
-                if let Some(child) = map.get(*first) {
-                    value_leaves(child, rest, f);
+            for (key, child) in map {
+                if let Some(span) = key_span(key, path) {
+                    value_visit(child, &path[span..], f, steps);
                 }
             }
         }
         _ if !path.is_empty() => {}
-        Value::String(s) => f(Leaf::Str(Cow::Borrowed(s))),
-        Value::Number(n) => f(Leaf::Num(n.as_f64().unwrap_or(f64::NAN))),
-        Value::Bool(b) => f(Leaf::Bool(*b)),
-        Value::Null => f(Leaf::Null),
+        Value::String(s) => f(Leaf::Str(Cow::Borrowed(s)), steps),
+        Value::Number(n) => f(Leaf::Num(n.as_f64().unwrap_or(f64::NAN)), steps),
+        Value::Bool(b) => f(Leaf::Bool(*b), steps),
+        Value::Null => f(Leaf::Null, steps),
     }
 }
 
@@ -114,7 +176,12 @@ pub enum RawNode<'a> {
 
 impl<'a> RawNode<'a> {
     pub fn parse(raw: &'a RawValue) -> Option<RawNode<'a>> {
-        serde_json::from_str(raw.get()).ok()
+        Self::parse_str(raw.get())
+    }
+
+    /// One level of JSON text known to be valid.
+    pub fn parse_str(text: &'a str) -> Option<RawNode<'a>> {
+        serde_json::from_str(text).ok()
     }
 }
 
@@ -192,9 +259,50 @@ impl<'de> Deserialize<'de> for KeyCow<'de> {
 }
 
 /// For `#[serde(deserialize_with)]` on `Option<Cow<str>>` fields: serde's derive does
-/// not borrow through `Option`, this does.
+/// not borrow through `Option`, this does. A value of another type reads as absent
+/// rather than failing the whole record: patterns still see it exactly (they read the
+/// raw text), and one odd field must not hide an event from every rule.
 pub(crate) fn opt_cow<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
-    Ok(Option::<KeyCow<'de>>::deserialize(d)?.map(|k| k.0))
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<Cow<'de, str>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Borrowed(v)))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v.to_owned())))
+        }
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v)))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+            while a.next_element::<de::IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+            while a.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+    }
+    d.deserialize_any(V)
 }
 
 /// Arrays nested deeper than this inside one value are not crushed further: no real
@@ -203,33 +311,57 @@ pub const MAX_ARRAY_NESTING: usize = 64;
 
 /// Leaves of a raw JSON value at `path` (arrays crushed at every level).
 pub fn raw_leaves(raw: &RawValue, path: &[&str], f: &mut dyn FnMut(Leaf<'_>)) {
-    raw_leaves_at(raw, path, f, 0)
+    raw_visit(raw, path, &mut |leaf, _| f(leaf))
 }
 
-fn raw_leaves_at(raw: &RawValue, path: &[&str], f: &mut dyn FnMut(Leaf<'_>), arrays: usize) {
+/// [`FieldSource::visit`] over a raw JSON value.
+pub fn raw_visit(raw: &RawValue, path: &[&str], f: &mut dyn FnMut(Leaf<'_>, &[ArrayStep])) {
+    raw_visit_at(raw, path, f, &mut Vec::new())
+}
+
+/// [`FieldSource::visit`] over the members of an already parsed raw object.
+pub(crate) fn raw_visit_members(
+    members: &[(Cow<'_, str>, &RawValue)],
+    path: &[&str],
+    f: &mut dyn FnMut(Leaf<'_>, &[ArrayStep]),
+) {
+    let mut steps = Vec::new();
+    members_on_path(members, path, |child, span| {
+        raw_visit_at(child, &path[span..], f, &mut steps)
+    });
+}
+
+fn raw_visit_at(
+    raw: &RawValue,
+    path: &[&str],
+    f: &mut dyn FnMut(Leaf<'_>, &[ArrayStep]),
+    steps: &mut Vec<ArrayStep>,
+) {
     let Some(node) = RawNode::parse(raw) else {
         return;
     };
     match node {
         RawNode::Leaf(leaf) => {
             if path.is_empty() {
-                f(leaf)
+                f(leaf, steps)
             }
         }
-        RawNode::Array(items) if arrays < MAX_ARRAY_NESTING => {
-            for item in items {
-                raw_leaves_at(item, path, f, arrays + 1);
+        RawNode::Array(items) if steps.len() < MAX_ARRAY_NESTING => {
+            let id = raw.get().as_ptr() as usize;
+            for (i, item) in items.into_iter().enumerate() {
+                steps.push((id, i as u32));
+                raw_visit_at(item, path, f, steps);
+                steps.pop();
             }
         }
         RawNode::Array(_) => {}
         RawNode::Object(members) => {
-            let Some((first, rest)) = path.split_first() else {
+            if path.is_empty() {
                 return;
-            };
-            // When a key repeats, the last one wins, as in EventBridge.
-            if let Some((_, child)) = members.iter().rev().find(|(k, _)| k == first) {
-                raw_leaves_at(child, rest, f, arrays);
             }
+            members_on_path(&members, path, |child, span| {
+                raw_visit_at(child, &path[span..], f, steps)
+            });
         }
     }
 }
@@ -292,6 +424,15 @@ mod tests {
         let mut n = 0;
         v.leaves(&["a", "b"], &mut |_| n += 1);
         assert_eq!(n, 2);
+        let raw: Box<RawValue> = serde_json::from_str(json).unwrap();
+        let (mut from_value, mut from_raw) = (vec![], vec![]);
+        v.visit(&["a", "b"], &mut |l, s| {
+            from_value.push((l.text().into_owned(), s.len()))
+        });
+        raw_visit(&raw, &["a", "b"], &mut |l, s| {
+            from_raw.push((l.text().into_owned(), s.len()))
+        });
+        assert_eq!(from_value, from_raw);
         assert_eq!(v.first_string(&["c"]).as_deref(), Some("s"));
     }
 
@@ -318,6 +459,47 @@ mod tests {
         assert_eq!(got.as_deref(), Some("v"));
         let short = with_segments(&path[..2], |p| p.join("."));
         assert_eq!(short, "k0.k1");
+    }
+
+    #[test]
+    fn dotted_keys_are_nesting() {
+        let json = r#"{"a.b":"x","a":{"b":"y","b.c":"z"},"a.bc":"no"}"#;
+        let got = collect(json, &["a", "b"]);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(collect(json, &["a", "b", "c"]), vec![Leaf::Str("z".into())]);
+        let v: serde_json::Value = serde_json::from_str(json).unwrap();
+        let mut n = 0;
+        v.leaves(&["a", "b"], &mut |_| n += 1);
+        assert_eq!(n, 2);
+        assert_eq!(key_span("a.b", &["a", "b", "c"]), Some(2));
+        assert_eq!(key_span("a.b", &["a"]), None);
+        assert_eq!(key_span("a.", &["a", ""]), Some(2));
+    }
+
+    #[test]
+    fn array_steps_tell_elements_apart() {
+        let json = r#"{"r":[{"t":"u","a":"1"},{"t":"v","a":["2","3"]}]}"#;
+        let raw: Box<RawValue> = serde_json::from_str(json).unwrap();
+        let mut got = vec![];
+        raw_visit(&raw, &["r", "a"], &mut |l, s| {
+            got.push((
+                l.text().into_owned(),
+                s.iter().map(|x| x.1).collect::<Vec<_>>(),
+            ))
+        });
+        assert_eq!(
+            got,
+            vec![
+                ("1".into(), vec![0]),
+                ("2".into(), vec![1, 0]),
+                ("3".into(), vec![1, 1])
+            ]
+        );
+    }
+
+    #[test]
+    fn last_duplicate_key_wins() {
+        assert_eq!(collect(r#"{"a":1,"a":2}"#, &["a"]), vec![Leaf::Num(2.0)]);
     }
 
     #[test]

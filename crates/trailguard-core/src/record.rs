@@ -168,7 +168,7 @@ impl<'a> CloudTrailRecord<'a> {
     /// `userIdentity` parsed on demand. `None` when the record has none (service
     /// events) or when it is not an object.
     pub fn identity(&self) -> Option<UserIdentity<'a>> {
-        let raw = self.user_identity?;
+        let raw = self.user_identity.filter(|r| r.get().starts_with('{'))?;
         serde_json::from_str::<LenientIdentity<'a>>(raw.get())
             .ok()?
             .0
@@ -316,11 +316,19 @@ mod tests {
 
     #[test]
     fn identity_of_wrong_type_is_none_not_an_error() {
-        for ui in ["42", "\"x\"", "[1,2]", "null", "{\"type\":7}"] {
+        for ui in ["42", "\"x\"", "[1,2]", "null"] {
             let json = format!(r#"{{"eventName":"X","userIdentity":{ui}}}"#);
             let r = CloudTrailRecord::from_slice(json.as_bytes()).unwrap();
             assert!(r.identity().is_none(), "{ui}");
         }
+        // A field of the wrong type is absent; the others still count.
+        let json = br#"{"userIdentity":{"type":7,"arn":"arn:aws:iam::1:user/a"}}"#;
+        let id = CloudTrailRecord::from_slice(json)
+            .unwrap()
+            .identity()
+            .unwrap();
+        assert!(id.identity_type.is_none());
+        assert_eq!(id.arn.as_deref(), Some("arn:aws:iam::1:user/a"));
     }
 
     #[test]

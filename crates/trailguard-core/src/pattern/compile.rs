@@ -1,12 +1,18 @@
-//! Pattern JSON -> [`Pattern`], rejecting what EventBridge would reject, with the
-//! path and the reason (as `InvalidEventPatternException` does).
+//! Pattern JSON -> [`Pattern`]: the object structure, `$or`, dotted keys and the
+//! limits, rejecting what EventBridge rejects with the path and the reason (as
+//! `InvalidEventPatternException` does). Operators are in `operators.rs`.
 
 use serde_json::{Map, Value};
 
-use super::{AnythingBut, Condition, FieldMatcher, NumOp, Pattern};
+use super::operators;
+use super::{Conjunct, FieldMatcher, Pattern};
 
-/// EventBridge's limit on the size of a pattern (bytes of JSON).
-pub const MAX_PATTERN_BYTES: usize = 2048;
+/// EventBridge's default limit on the size of a pattern, in characters.
+pub const MAX_PATTERN_CHARS: usize = 2048;
+/// Kept for callers of the first version.
+pub const MAX_PATTERN_BYTES: usize = MAX_PATTERN_CHARS;
+/// EventBridge's limit on the rules one pattern's `$or` clauses expand to.
+pub const MAX_COMBINATIONS: usize = 1000;
 /// Nesting deeper than this is rejected before it can cost stack.
 const MAX_DEPTH: usize = 64;
 
@@ -14,9 +20,9 @@ const MAX_DEPTH: usize = 64;
 pub enum PatternError {
     #[error("pattern is not valid JSON: {0}")]
     Json(String),
-    #[error("pattern must be a JSON object")]
+    #[error("Filter is not an object: a pattern must be a JSON object")]
     NotAnObject,
-    #[error("pattern is {0} bytes, over the {MAX_PATTERN_BYTES}-byte limit")]
+    #[error("pattern is {0} characters, over EventBridge's limit of {MAX_PATTERN_CHARS}")]
     TooLarge(usize),
     #[error("pattern is nested deeper than {MAX_DEPTH} levels")]
     TooDeep,
@@ -24,7 +30,7 @@ pub enum PatternError {
     Invalid { path: String, reason: String },
 }
 
-fn invalid(path: &[String], reason: impl Into<String>) -> PatternError {
+pub(super) fn invalid(path: &[String], reason: impl Into<String>) -> PatternError {
     PatternError::Invalid {
         path: if path.is_empty() {
             "(root)".into()
@@ -36,230 +42,162 @@ fn invalid(path: &[String], reason: impl Into<String>) -> PatternError {
 }
 
 pub(super) fn compile_str(json: &str) -> Result<Pattern, PatternError> {
-    if json.len() > MAX_PATTERN_BYTES {
-        return Err(PatternError::TooLarge(json.len()));
+    let chars = json.chars().count();
+    if chars > MAX_PATTERN_CHARS {
+        return Err(PatternError::TooLarge(chars));
     }
     let value: Value = serde_json::from_str(json).map_err(|e| PatternError::Json(e.to_string()))?;
-    compile_value(&value)
+    compile(&value)
 }
 
 pub(super) fn compile_value(value: &Value) -> Result<Pattern, PatternError> {
+    if !value.is_object() {
+        return Err(PatternError::NotAnObject);
+    }
+    let chars = serde_json::to_string(value)
+        .map(|s| s.chars().count())
+        .unwrap_or(0);
+    if chars > MAX_PATTERN_CHARS {
+        return Err(PatternError::TooLarge(chars));
+    }
+    compile(value)
+}
+
+fn compile(value: &Value) -> Result<Pattern, PatternError> {
     let Value::Object(map) = value else {
         return Err(PatternError::NotAnObject);
     };
-    let size = serde_json::to_string(value).map(|s| s.len()).unwrap_or(0);
-    if size > MAX_PATTERN_BYTES {
-        return Err(PatternError::TooLarge(size));
-    }
-    let mut fields = Vec::new();
-    compile_object(map, &mut Vec::new(), &mut fields)?;
-    if fields.is_empty() {
+    if map.is_empty() {
         return Err(invalid(
             &[],
             "empty pattern: a rule must match on at least one field",
         ));
     }
-    Ok(Pattern { fields })
+    let alternatives = object(map, &mut Vec::new(), 0)?;
+    Ok(Pattern {
+        conjuncts: alternatives.into_iter().map(Conjunct::new).collect(),
+    })
 }
 
-fn compile_object(
+/// Every way the object can be satisfied: one list of fields per `$or` combination.
+type Alternatives = Vec<Vec<FieldMatcher>>;
+
+fn object(
     map: &Map<String, Value>,
     path: &mut Vec<String>,
-    out: &mut Vec<FieldMatcher>,
-) -> Result<(), PatternError> {
-    if path.len() > MAX_DEPTH {
+    depth: usize,
+) -> Result<Alternatives, PatternError> {
+    if depth > MAX_DEPTH {
         return Err(PatternError::TooDeep);
     }
+    if map.is_empty() {
+        return Err(invalid(path, "Empty objects are not allowed"));
+    }
+    let mut alternatives: Alternatives = vec![Vec::new()];
     for (key, value) in map {
-        if key.starts_with('$') {
-            path.push(key.clone());
-            let err = invalid(path, format!("`{key}` is not supported by this version"));
-            return Err(err);
+        if key == "$or" {
+            let branches = or_branches(value, path, depth)?;
+            alternatives = product(alternatives, branches, path)?;
+            continue;
         }
-        let depth = path.len();
+        let mark = path.len();
         // A dotted key is the same path as the nesting it spells.
         path.extend(key.split('.').map(str::to_owned));
         match value {
-            Value::Object(inner) => compile_object(inner, path, out)?,
+            Value::Object(inner) => {
+                let inner = object(inner, path, depth + 1)?;
+                alternatives = product(alternatives, inner, path)?;
+            }
             Value::Array(items) => {
-                if items.is_empty() {
-                    return Err(invalid(
-                        path,
-                        "empty array: a field needs at least one value",
-                    ));
+                let field = field(items, path)?;
+                for fields in &mut alternatives {
+                    fields.push(field.clone());
                 }
-                let conditions = items
-                    .iter()
-                    .map(|v| compile_condition(v, path))
-                    .collect::<Result<Vec<_>, _>>()?;
-                out.push(FieldMatcher {
-                    path: path.clone(),
-                    conditions,
-                });
             }
             _ => {
                 return Err(invalid(
                     path,
-                    "match values must be in an array, e.g. [\"value\"]",
+                    format!("\"{key}\" must be an object or an array"),
                 ))
             }
         }
-        path.truncate(depth);
+        path.truncate(mark);
     }
-    Ok(())
+    Ok(alternatives)
 }
 
-fn literal(v: &Value, path: &[String]) -> Result<Condition, PatternError> {
-    Ok(match v {
-        Value::String(s) => Condition::Str(s.clone()),
-        Value::Number(n) => Condition::Num(
-            n.as_f64()
-                .ok_or_else(|| invalid(path, "number out of range"))?,
-        ),
-        Value::Bool(b) => Condition::Bool(*b),
-        Value::Null => Condition::Null,
-        _ => return Err(invalid(path, "expected a string, number, boolean or null")),
-    })
-}
-
-fn compile_condition(v: &Value, path: &[String]) -> Result<Condition, PatternError> {
-    let Value::Object(op) = v else {
-        return literal(v, path);
+fn or_branches(
+    value: &Value,
+    path: &mut Vec<String>,
+    depth: usize,
+) -> Result<Alternatives, PatternError> {
+    let shape = "$or takes an array of at least two pattern objects";
+    let Value::Array(branches) = value else {
+        return Err(invalid(path, shape));
     };
-    let mut entries = op.iter();
-    let (Some((name, operand)), None) = (entries.next(), entries.next()) else {
-        return Err(invalid(
-            path,
-            "an operator object must hold exactly one operator",
-        ));
-    };
-    let string = |what: &str| -> Result<String, PatternError> {
-        operand
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| invalid(path, format!("`{what}` takes a string")))
-    };
-    Ok(match name.as_str() {
-        "prefix" | "suffix" => {
-            let (value, ignore_case) = match operand {
-                Value::String(s) => (s.clone(), false),
-                Value::Object(m) if m.len() == 1 && m.contains_key("equals-ignore-case") => {
-                    match &m["equals-ignore-case"] {
-                        Value::String(s) => (s.clone(), true),
-                        _ => return Err(invalid(path, "`equals-ignore-case` takes a string")),
-                    }
-                }
-                _ => return Err(invalid(path, format!("`{name}` takes a string"))),
-            };
-            if name == "prefix" {
-                Condition::Prefix { value, ignore_case }
-            } else {
-                Condition::Suffix { value, ignore_case }
-            }
-        }
-        "equals-ignore-case" => Condition::EqualsIgnoreCase(string(name)?),
-        "exists" => match operand {
-            Value::Bool(b) => Condition::Exists(*b),
-            _ => return Err(invalid(path, "`exists` takes true or false")),
-        },
-        "anything-but" => Condition::AnythingBut(compile_anything_but(operand, path)?),
-        "numeric" => Condition::Numeric(compile_numeric(operand, path)?),
-        other => {
-            let known = ["wildcard", "cidr"];
-            let reason = if known.contains(&other) {
-                format!("operator `{other}` is not supported by this version")
-            } else {
-                format!("unknown operator `{other}`")
-            };
-            return Err(invalid(path, reason));
-        }
-    })
-}
-
-fn compile_anything_but(operand: &Value, path: &[String]) -> Result<AnythingBut, PatternError> {
-    match operand {
-        Value::Array(items) => {
-            if items.is_empty() {
-                return Err(invalid(path, "`anything-but` list is empty"));
-            }
-            let values = items
-                .iter()
-                .map(|v| match v {
-                    Value::String(_) | Value::Number(_) => literal(v, path),
-                    _ => Err(invalid(
-                        path,
-                        "`anything-but` lists hold strings or numbers",
-                    )),
-                })
-                .collect::<Result<_, _>>()?;
-            Ok(AnythingBut::Values(values))
-        }
-        Value::Object(m) if m.len() == 1 => {
-            let (k, v) = m.iter().next().expect("len checked");
-            match (k.as_str(), v) {
-                ("prefix", Value::String(s)) => Ok(AnythingBut::Prefix(s.clone())),
-                ("suffix", Value::String(s)) => Ok(AnythingBut::Suffix(s.clone())),
-                ("equals-ignore-case", Value::String(s)) => {
-                    Ok(AnythingBut::EqualsIgnoreCase(vec![s.clone()]))
-                }
-                ("equals-ignore-case", Value::Array(a)) if !a.is_empty() => a
-                    .iter()
-                    .map(|x| {
-                        x.as_str()
-                            .map(str::to_owned)
-                            .ok_or_else(|| invalid(path, "`equals-ignore-case` takes strings"))
-                    })
-                    .collect::<Result<_, _>>()
-                    .map(AnythingBut::EqualsIgnoreCase),
-                _ => Err(invalid(
-                    path,
-                    format!("unsupported `anything-but` operand `{k}`"),
-                )),
-            }
-        }
-        Value::String(_) | Value::Number(_) => {
-            Ok(AnythingBut::Values(vec![literal(operand, path)?]))
-        }
-        _ => Err(invalid(
-            path,
-            "`anything-but` takes a value, a list or an operator",
-        )),
-    }
-}
-
-fn compile_numeric(operand: &Value, path: &[String]) -> Result<Vec<(NumOp, f64)>, PatternError> {
-    let Value::Array(items) = operand else {
-        return Err(invalid(
-            path,
-            "`numeric` takes an array like [\">\", 0, \"<=\", 5]",
-        ));
-    };
-    if items.is_empty() || items.len() % 2 != 0 || items.len() > 4 {
-        return Err(invalid(
-            path,
-            "`numeric` takes one or two (operator, number) pairs",
-        ));
+    if branches.len() < 2 {
+        return Err(invalid(path, shape));
     }
     let mut out = Vec::new();
-    for pair in items.chunks(2) {
-        let op = match pair[0].as_str() {
-            Some("=") => NumOp::Eq,
-            Some("<") => NumOp::Lt,
-            Some("<=") => NumOp::Le,
-            Some(">") => NumOp::Gt,
-            Some(">=") => NumOp::Ge,
-            _ => return Err(invalid(path, "`numeric` operators are =, <, <=, >, >=")),
+    for branch in branches {
+        let Value::Object(branch) = branch else {
+            return Err(invalid(path, shape));
         };
-        let n = pair[1]
-            .as_f64()
-            .ok_or_else(|| invalid(path, "`numeric` bounds must be numbers"))?;
-        out.push((op, n));
-    }
-    if out.len() == 2 && (out[0].0 == NumOp::Eq || out[1].0 == NumOp::Eq) {
-        return Err(invalid(
-            path,
-            "`numeric` `=` cannot be combined with a range",
-        ));
+        out.extend(object(branch, path, depth + 1)?);
+        if out.len() > MAX_COMBINATIONS {
+            return Err(too_many(path, out.len()));
+        }
     }
     Ok(out)
+}
+
+/// Every combination of one alternative from `a` and one from `b`.
+fn product(
+    a: Alternatives,
+    b: Alternatives,
+    path: &[String],
+) -> Result<Alternatives, PatternError> {
+    if b.len() == 1 {
+        let extra = b.into_iter().next().unwrap_or_default();
+        return Ok(a
+            .into_iter()
+            .map(|mut fields| {
+                fields.extend(extra.iter().cloned());
+                fields
+            })
+            .collect());
+    }
+    let n = a.len().saturating_mul(b.len());
+    if n > MAX_COMBINATIONS {
+        return Err(too_many(path, n));
+    }
+    let mut out = Vec::with_capacity(n);
+    for left in &a {
+        for right in &b {
+            let mut fields = left.clone();
+            fields.extend(right.iter().cloned());
+            out.push(fields);
+        }
+    }
+    Ok(out)
+}
+
+fn too_many(path: &[String], n: usize) -> PatternError {
+    invalid(
+        path,
+        format!(
+            "the $or clauses expand to {n} or more combinations, over EventBridge's limit of {MAX_COMBINATIONS}"
+        ),
+    )
+}
+
+fn field(items: &[Value], path: &[String]) -> Result<FieldMatcher, PatternError> {
+    if items.is_empty() {
+        return Err(invalid(path, "Empty arrays are not allowed"));
+    }
+    let conditions = items
+        .iter()
+        .map(|v| operators::condition(v, path))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(FieldMatcher::new(path.to_vec(), conditions))
 }

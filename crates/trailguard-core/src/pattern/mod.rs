@@ -1,61 +1,57 @@
-//! EventBridge event patterns: compiled once, matched against any [`FieldSource`].
+//! EventBridge event patterns with AWS's semantics: compiled once, matched against any
+//! [`FieldSource`] (a borrowed [`crate::Event`] or a `serde_json::Value`).
 //!
-//! A pattern is a JSON object; nested objects name paths into the event and each leaf
-//! is an array of conditions, any of which may match (OR), while all fields must
-//! match (AND). See `docs/architecture.md` and AWS's "Event patterns" guide.
-//!
-//! This first matcher supports the operators the built-in rules need: exact values,
-//! `prefix`, `suffix`, `equals-ignore-case`, `anything-but`, `numeric` and `exists`.
-//! Operators it does not know yet are rejected at compile time, never ignored.
+//! A pattern is a JSON object whose nested objects name paths into the event and whose
+//! leaves are arrays of conditions: a field matches when any of its conditions matches
+//! any of the event's values at that path (arrays in the event are crushed), and a
+//! pattern matches when all its fields do. `$or` is expanded at compile time into
+//! alternatives ("conjuncts"), each a plain AND of fields. Values matched inside arrays
+//! must agree on the array elements they share (see `arrays.rs`). The operators, their
+//! edge cases and the limits follow AWS's EventBridge user guide and event-ruler;
+//! `docs/architecture.md` lists the choices made where AWS is silent.
 
-mod compile;
+mod arrays;
+pub mod compile;
+mod condition;
+mod index;
+mod ip;
+mod operators;
+pub(crate) mod wildcard;
 
-use crate::json::{with_segments, FieldSource, Leaf};
+use crate::json::{with_segments, FieldSource};
 
-pub use compile::PatternError;
+use arrays::Candidates;
+pub use compile::{PatternError, MAX_COMBINATIONS, MAX_PATTERN_BYTES, MAX_PATTERN_CHARS};
+use condition::Condition;
+pub use index::PatternIndex;
 
 /// A compiled event pattern.
 #[derive(Debug, Clone)]
 pub struct Pattern {
+    conjuncts: Vec<Conjunct>,
+}
+
+/// One alternative of a pattern: every field must match.
+#[derive(Debug, Clone)]
+pub(crate) struct Conjunct {
     fields: Vec<FieldMatcher>,
 }
 
 #[derive(Debug, Clone)]
 pub(crate) struct FieldMatcher {
-    pub(crate) path: Vec<String>,
-    pub(crate) conditions: Vec<Condition>,
+    path: Vec<String>,
+    conditions: Vec<Condition>,
+    /// Holds `exists: false`: the field also matches when the event has no value there.
+    absent_ok: bool,
 }
 
-#[derive(Debug, Clone)]
-pub(crate) enum Condition {
-    Str(String),
-    Num(f64),
-    Bool(bool),
-    Null,
-    Prefix { value: String, ignore_case: bool },
-    Suffix { value: String, ignore_case: bool },
-    EqualsIgnoreCase(String),
-    AnythingBut(AnythingBut),
-    Numeric(Vec<(NumOp, f64)>),
-    Exists(bool),
-}
-
-#[derive(Debug, Clone)]
-pub(crate) enum AnythingBut {
-    /// None of these literal values.
-    Values(Vec<Condition>),
-    Prefix(String),
-    Suffix(String),
-    EqualsIgnoreCase(Vec<String>),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum NumOp {
-    Eq,
-    Lt,
-    Le,
-    Gt,
-    Ge,
+/// How one field fared against one event.
+enum FieldOutcome {
+    Fails,
+    /// Matched by a value outside any array: places no constraint on other fields.
+    Free,
+    /// Matched only inside arrays, by these candidates.
+    Pinned(Candidates),
 }
 
 impl Pattern {
@@ -70,107 +66,92 @@ impl Pattern {
     }
 
     pub fn matches(&self, event: &dyn FieldSource) -> bool {
-        self.fields.iter().all(|f| f.matches(event))
+        self.conjuncts.iter().any(|c| c.matches(event))
     }
 
-    /// The exact string values a pattern requires at `path`, if it pins that path to
-    /// plain strings only. Used to index rules by `eventSource` and `eventName`.
-    pub fn exact_strings(&self, path: &[&str]) -> Option<Vec<&str>> {
-        let field = self.fields.iter().find(|f| f.path == path)?;
-        field
-            .conditions
-            .iter()
-            .map(|c| match c {
-                Condition::Str(s) => Some(s.as_str()),
-                _ => None,
-            })
-            .collect()
+    /// How many alternatives the pattern's `$or` clauses expand to (1 without `$or`).
+    pub fn combinations(&self) -> usize {
+        self.conjuncts.len()
+    }
+
+    pub(crate) fn conjuncts(&self) -> &[Conjunct] {
+        &self.conjuncts
+    }
+}
+
+impl Conjunct {
+    fn new(mut fields: Vec<FieldMatcher>) -> Conjunct {
+        // Cheap, selective fields first: most events fail on the first field read.
+        fields.sort_by_key(|f| (!f.is_exact_strings(), f.path.len()));
+        Conjunct { fields }
+    }
+
+    pub(crate) fn fields(&self) -> &[FieldMatcher] {
+        &self.fields
+    }
+
+    pub(crate) fn matches(&self, event: &dyn FieldSource) -> bool {
+        let mut pinned: Vec<Candidates> = Vec::new();
+        for field in &self.fields {
+            match field.evaluate(event) {
+                FieldOutcome::Fails => return false,
+                FieldOutcome::Free => {}
+                FieldOutcome::Pinned(c) => pinned.push(c),
+            }
+        }
+        pinned.len() < 2 || arrays::consistent(&pinned)
     }
 }
 
 impl FieldMatcher {
-    fn matches(&self, event: &dyn FieldSource) -> bool {
-        let mut any_leaf = false;
-        let mut matched = false;
+    fn new(path: Vec<String>, conditions: Vec<Condition>) -> FieldMatcher {
+        let absent_ok = conditions
+            .iter()
+            .any(|c| matches!(c, Condition::Exists(false)));
+        FieldMatcher {
+            path,
+            conditions,
+            absent_ok,
+        }
+    }
+
+    pub(crate) fn path(&self) -> &[String] {
+        &self.path
+    }
+
+    /// The strings this field pins, when every condition is a plain exact string.
+    pub(crate) fn exact_strings(&self) -> Option<Vec<&str>> {
+        self.conditions.iter().map(Condition::exact_str).collect()
+    }
+
+    fn is_exact_strings(&self) -> bool {
+        self.conditions.iter().all(|c| c.exact_str().is_some())
+    }
+
+    fn evaluate(&self, event: &dyn FieldSource) -> FieldOutcome {
+        let mut any_value = false;
+        let mut free = false;
+        let mut pinned: Candidates = Vec::new();
         with_segments(&self.path, |path| {
-            event.leaves(path, &mut |leaf| {
-                any_leaf = true;
-                if !matched && self.conditions.iter().any(|c| c.matches_leaf(&leaf)) {
-                    matched = true;
+            event.visit(path, &mut |leaf, steps| {
+                any_value = true;
+                if free || !self.conditions.iter().any(|c| c.matches(&leaf)) {
+                    return;
+                }
+                if steps.is_empty() {
+                    free = true;
+                } else {
+                    pinned.push(steps.to_vec());
                 }
             })
         });
-        matched
-            || (!any_leaf
-                && self
-                    .conditions
-                    .iter()
-                    .any(|c| matches!(c, Condition::Exists(false))))
-    }
-}
-
-impl Condition {
-    fn matches_leaf(&self, leaf: &Leaf<'_>) -> bool {
-        match (self, leaf) {
-            (Condition::Str(p), Leaf::Str(s)) => p == s,
-            (Condition::Num(p), Leaf::Num(n)) => p == n,
-            (Condition::Bool(p), Leaf::Bool(b)) => p == b,
-            (Condition::Null, Leaf::Null) => true,
-            (Condition::Prefix { value, ignore_case }, Leaf::Str(s)) => {
-                starts_with(s, value, *ignore_case)
-            }
-            (Condition::Suffix { value, ignore_case }, Leaf::Str(s)) => {
-                ends_with(s, value, *ignore_case)
-            }
-            (Condition::EqualsIgnoreCase(p), Leaf::Str(s)) => eq_ignore_case(p, s),
-            (Condition::AnythingBut(ab), _) => ab.matches_leaf(leaf),
-            (Condition::Numeric(ops), Leaf::Num(n)) => ops.iter().all(|(op, v)| match op {
-                NumOp::Eq => n == v,
-                NumOp::Lt => n < v,
-                NumOp::Le => n <= v,
-                NumOp::Gt => n > v,
-                NumOp::Ge => n >= v,
-            }),
-            (Condition::Exists(present), _) => *present,
-            _ => false,
+        if free || (!any_value && self.absent_ok) {
+            FieldOutcome::Free
+        } else if pinned.is_empty() {
+            FieldOutcome::Fails
+        } else {
+            FieldOutcome::Pinned(pinned)
         }
-    }
-}
-
-impl AnythingBut {
-    fn matches_leaf(&self, leaf: &Leaf<'_>) -> bool {
-        match self {
-            AnythingBut::Values(values) => !values.iter().any(|v| v.matches_leaf(leaf)),
-            AnythingBut::Prefix(p) => matches!(leaf, Leaf::Str(s) if !s.starts_with(p.as_str())),
-            AnythingBut::Suffix(p) => matches!(leaf, Leaf::Str(s) if !s.ends_with(p.as_str())),
-            AnythingBut::EqualsIgnoreCase(values) => {
-                matches!(leaf, Leaf::Str(s) if !values.iter().any(|v| eq_ignore_case(v, s)))
-            }
-        }
-    }
-}
-
-fn eq_ignore_case(a: &str, b: &str) -> bool {
-    if a.is_ascii() && b.is_ascii() {
-        a.eq_ignore_ascii_case(b)
-    } else {
-        a.to_lowercase() == b.to_lowercase()
-    }
-}
-
-fn starts_with(s: &str, p: &str, ignore_case: bool) -> bool {
-    if ignore_case {
-        s.to_lowercase().starts_with(&p.to_lowercase())
-    } else {
-        s.starts_with(p)
-    }
-}
-
-fn ends_with(s: &str, p: &str, ignore_case: bool) -> bool {
-    if ignore_case {
-        s.to_lowercase().ends_with(&p.to_lowercase())
-    } else {
-        s.ends_with(p)
     }
 }
 

@@ -57,7 +57,7 @@ fn rejects_with_path_and_reason() {
         (json!({"a":"x"}), "array"),
         (json!({"a":{"b":[]}}), "a.b"),
         (json!({"a":[{"prefix":1}]}), "prefix"),
-        (json!({"a":[{"bogus":1}]}), "unknown operator"),
+        (json!({"a":[{"bogus":1}]}), "Unrecognized match type bogus"),
         (json!({"a":[{"numeric":[">"]}]}), "numeric"),
         (json!({"a":[{"exists":"yes"}]}), "exists"),
         (json!({}), "empty"),
@@ -75,14 +75,46 @@ fn rejects_with_path_and_reason() {
 }
 
 #[test]
-fn exact_strings_for_the_index() {
-    let p = Pattern::from_value(
-        &json!({"detail":{"eventName":["A","B"],"eventSource":[{"prefix":"x"}]}}),
-    )
-    .unwrap();
+fn index_files_conjuncts_under_their_most_selective_field() {
+    let patterns = [
+        json!({"source":["aws.iam"],"detail":{"eventName":["CreateUser","CreateAccessKey"]}}),
+        json!({"detail":{"eventSource":["ec2.amazonaws.com"],"eventName":[{"prefix":"Run"}]}}),
+        json!({"detail":{"errorCode":[{"prefix":"AccessDenied"}]}}),
+        json!({"$or":[{"detail":{"eventName":["DeleteTrail"]}},{"detail":{"eventName":["StopLogging"]}}]}),
+    ];
+    let index = PatternIndex::new(patterns.iter().map(|p| Pattern::from_value(p).unwrap()));
+    let stats = index.stats();
+    assert_eq!(stats.conjuncts, 5);
+    assert_eq!(stats.unindexed, 1, "{stats:?}");
     assert_eq!(
-        p.exact_strings(&["detail", "eventName"]),
-        Some(vec!["A", "B"])
+        stats.key_paths,
+        vec!["detail.eventName", "detail.eventSource"]
     );
-    assert_eq!(p.exact_strings(&["detail", "eventSource"]), None);
+    let ev = |name: &str, source: &str, error: Option<&str>| {
+        let mut d = json!({"eventName": name, "eventSource": source});
+        if let Some(e) = error {
+            d["errorCode"] = json!(e);
+        }
+        json!({"source": format!("aws.{}", source.split('.').next().unwrap()), "detail": d})
+    };
+    let cases = [
+        (ev("CreateUser", "iam.amazonaws.com", None), vec![0]),
+        (
+            ev("CreateUser", "iam.amazonaws.com", Some("AccessDenied")),
+            vec![0, 2],
+        ),
+        (ev("RunInstances", "ec2.amazonaws.com", None), vec![1]),
+        (ev("StopLogging", "cloudtrail.amazonaws.com", None), vec![3]),
+        (ev("GetObject", "s3.amazonaws.com", None), vec![]),
+    ];
+    for (event, want) in cases {
+        assert_eq!(index.matching(&event), want, "{event}");
+        let reference: Vec<usize> = patterns
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| Pattern::from_value(p).unwrap().matches(&event))
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(reference, want);
+    }
 }
