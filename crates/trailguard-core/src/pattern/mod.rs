@@ -9,6 +9,7 @@
 //! Operators it does not know yet are rejected at compile time, never ignored.
 
 mod compile;
+pub(crate) mod wildcard;
 
 use crate::json::{with_segments, FieldSource, Leaf};
 
