@@ -94,9 +94,7 @@ pub(crate) fn key_span(key: &str, path: &[&str]) -> Option<usize> {
     if key == *first {
         return Some(1);
     }
-    if memchr::memchr(b'.', key.as_bytes()).is_none() {
-        return None;
-    }
+    memchr::memchr(b'.', key.as_bytes())?;
     let mut rest = key;
     let mut n = 0;
     loop {
@@ -112,8 +110,8 @@ pub(crate) fn key_span(key: &str, path: &[&str]) -> Option<usize> {
 /// Calls `go` with each member of an object that continues `path`, and the rest of
 /// the path. A key that repeats counts once, its last value winning (as serde and
 /// EventBridge read such objects); dotted keys are followed too.
-pub(crate) fn members_on_path<'m, V: Copy>(
-    members: &'m [(Cow<'_, str>, V)],
+pub(crate) fn members_on_path<V: Copy>(
+    members: &[(Cow<'_, str>, V)],
     path: &[&str],
     mut go: impl FnMut(V, usize),
 ) {

@@ -11,8 +11,18 @@ use trailguard_core::Event;
 /// Keys shared by events and patterns, so that they meet often; one is dotted.
 const KEYS: &[&str] = &["a", "b", "eventName", "a.b", "ip"];
 const STRINGS: &[&str] = &[
-    "", "x", "X", "xy", "CreateAccessKey", "createaccesskey", "10.0.0.1", "2001:db8::1",
-    "2001:0db8:0:0:0:0:0:1", "a*b", "é", "É",
+    "",
+    "x",
+    "X",
+    "xy",
+    "CreateAccessKey",
+    "createaccesskey",
+    "10.0.0.1",
+    "2001:db8::1",
+    "2001:0db8:0:0:0:0:0:1",
+    "a*b",
+    "é",
+    "É",
 ];
 
 fn leaf() -> impl Strategy<Value = Value> {
@@ -104,15 +114,17 @@ fn plain_leafless() -> impl Strategy<Value = Value> {
 
 /// A pattern rooted like a rule: most of it under `detail`, sometimes `resources`.
 fn pattern() -> impl Strategy<Value = Value> {
-    (pattern_object(2), prop::option::of(prop::collection::vec(condition(), 1..2))).prop_map(
-        |(detail, resources)| {
+    (
+        pattern_object(2),
+        prop::option::of(prop::collection::vec(condition(), 1..2)),
+    )
+        .prop_map(|(detail, resources)| {
             let mut p = json!({"detail": detail});
             if let Some(r) = resources {
                 p["resources"] = Value::Array(r);
             }
             p
-        },
-    )
+        })
 }
 
 fn arbitrary_json() -> impl Strategy<Value = Value> {
@@ -128,7 +140,18 @@ fn arbitrary_json() -> impl Strategy<Value = Value> {
             prop::collection::btree_map(
                 prop_oneof![
                     any::<String>(),
-                    prop::sample::select(&["prefix", "anything-but", "numeric", "$or", "wildcard", "cidr", "exists"][..]).prop_map(str::to_owned),
+                    prop::sample::select(
+                        &[
+                            "prefix",
+                            "anything-but",
+                            "numeric",
+                            "$or",
+                            "wildcard",
+                            "cidr",
+                            "exists"
+                        ][..]
+                    )
+                    .prop_map(str::to_owned),
                 ],
                 inner,
                 0..5
@@ -193,5 +216,8 @@ fn generated_patterns_are_mostly_valid() {
             Pattern::from_value(&p).is_ok()
         })
         .count();
-    assert!(valid > 250, "only {valid} of 500 generated patterns are valid");
+    assert!(
+        valid > 250,
+        "only {valid} of 500 generated patterns are valid"
+    );
 }
