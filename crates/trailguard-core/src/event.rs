@@ -13,7 +13,9 @@ use std::cell::OnceCell;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::json::{raw_visit, raw_visit_members, ArrayStep, FieldSource, Leaf, RawNode};
+use crate::json::{
+    members_on_path, raw_visit, raw_visit_members, ArrayStep, FieldSource, Leaf, RawNode,
+};
 use crate::record::{CloudTrailRecord, RecordField, UserIdentity};
 use crate::time::parse_rfc3339_millis;
 
@@ -57,6 +59,8 @@ pub struct Event<'a> {
     text: Option<&'a str>,
     /// Its top level, split once per event on first use.
     top_members: OnceCell<Vec<(Cow<'a, str>, &'a RawValue)>>,
+    /// The top level of its `detail` (where nearly every path goes), likewise.
+    detail_members: OnceCell<Option<Vec<(Cow<'a, str>, &'a RawValue)>>>,
 }
 
 /// Why a JSON value could not be read as an event.
@@ -78,6 +82,7 @@ impl<'a> Event<'a> {
             identity: OnceCell::new(),
             text: None,
             top_members: OnceCell::new(),
+            detail_members: OnceCell::new(),
         }
     }
 
@@ -118,6 +123,7 @@ impl<'a> Event<'a> {
             identity: OnceCell::new(),
             text: None,
             top_members: OnceCell::new(),
+            detail_members: OnceCell::new(),
         })
     }
 
@@ -226,12 +232,35 @@ impl<'a> Event<'a> {
                 _ => Vec::new(),
             })
     }
+
+    fn detail_members(&self, detail: &'a RawValue) -> Option<&[(Cow<'a, str>, &'a RawValue)]> {
+        self.detail_members
+            .get_or_init(|| match RawNode::parse(detail) {
+                Some(RawNode::Object(members)) => Some(members),
+                _ => None,
+            })
+            .as_deref()
+    }
+
+    /// A wrapped event's paths, read from its text, with the two object levels every
+    /// rule reads split only once.
+    fn visit_text(&self, text: &'a str, path: &[&str], f: &mut dyn FnMut(Leaf<'_>, &[ArrayStep])) {
+        members_on_path(self.top_members(text), path, |child, span| {
+            let rest = &path[span..];
+            if span == 1 && path[0] == "detail" {
+                if let Some(members) = self.detail_members(child) {
+                    return raw_visit_members(members, rest, f);
+                }
+            }
+            raw_visit(child, rest, f)
+        });
+    }
 }
 
 impl FieldSource for Event<'_> {
     fn visit(&self, path: &[&str], f: &mut dyn FnMut(Leaf<'_>, &[ArrayStep])) {
         if let Some(text) = self.text {
-            return raw_visit_members(self.top_members(text), path, f);
+            return self.visit_text(text, path, f);
         }
         let Some((first, rest)) = path.split_first() else {
             return;
