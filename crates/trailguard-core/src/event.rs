@@ -47,6 +47,10 @@ pub struct Envelope<'a> {
     pub detail: Option<&'a RawValue>,
 }
 
+/// One key of a raw JSON object and its raw value.
+type Member<'a> = (Cow<'a, str>, &'a RawValue);
+type Members<'a> = Vec<Member<'a>>;
+
 /// One event as rules see it.
 #[derive(Debug)]
 pub struct Event<'a> {
@@ -58,9 +62,9 @@ pub struct Event<'a> {
     /// EventBridge sees it (odd types, dotted keys, unknown fields included).
     text: Option<&'a str>,
     /// Its top level, split once per event on first use.
-    top_members: OnceCell<Vec<(Cow<'a, str>, &'a RawValue)>>,
+    top_members: OnceCell<Members<'a>>,
     /// The top level of its `detail` (where nearly every path goes), likewise.
-    detail_members: OnceCell<Option<Vec<(Cow<'a, str>, &'a RawValue)>>>,
+    detail_members: OnceCell<Option<Members<'a>>>,
 }
 
 /// Why a JSON value could not be read as an event.
@@ -225,7 +229,7 @@ pub fn derive_detail_type(event_type: &str) -> Option<&'static str> {
 }
 
 impl<'a> Event<'a> {
-    fn top_members(&self, text: &'a str) -> &[(Cow<'a, str>, &'a RawValue)] {
+    fn top_members(&self, text: &'a str) -> &[Member<'a>] {
         self.top_members
             .get_or_init(|| match RawNode::parse_str(text) {
                 Some(RawNode::Object(members)) => members,
@@ -233,7 +237,7 @@ impl<'a> Event<'a> {
             })
     }
 
-    fn detail_members(&self, detail: &'a RawValue) -> Option<&[(Cow<'a, str>, &'a RawValue)]> {
+    fn detail_members(&self, detail: &'a RawValue) -> Option<&[Member<'a>]> {
         self.detail_members
             .get_or_init(|| match RawNode::parse(detail) {
                 Some(RawNode::Object(members)) => Some(members),
