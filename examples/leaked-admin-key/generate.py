@@ -926,8 +926,8 @@ DETAIL_TYPE = {"AwsApiCall": "AWS API Call via CloudTrail",
                "AwsServiceEvent": "AWS Service Event via CloudTrail"}
 
 
-# EventBridge names a few services differently from their CloudTrail endpoint
-SOURCE_ALIAS = {"monitoring": "cloudwatch"}
+# EventBridge's `source` for a CloudTrail event is "aws." + the eventSource's service
+# prefix (its event reference: monitoring.amazonaws.com -> aws.monitoring).
 
 
 def eventbridge_lines(events: list[dict], ids: Ids) -> str:
@@ -935,7 +935,7 @@ def eventbridge_lines(events: list[dict], ids: Ids) -> str:
     for r in events:
         prefix = r["eventSource"].split(".")[0]
         env = {"version": "0", "id": ids.uuid(), "detail-type": DETAIL_TYPE[r["eventType"]],
-               "source": "aws." + SOURCE_ALIAS.get(prefix, prefix), "account": ACCOUNT,
+               "source": "aws." + prefix, "account": ACCOUNT,
                "time": r["eventTime"], "region": r["awsRegion"], "resources": [], "detail": r}
         lines.append(dumps(env))
     return "\n".join(lines) + "\n"
