@@ -102,6 +102,28 @@ pub struct CloudTrailRecord<'a> {
     pub insight_details: Option<&'a RawValue>,
 }
 
+/// A record that must be a JSON object. serde's derive would also read an array as a
+/// struct, field by field, and with lenient fields almost any array would pass.
+#[derive(Debug)]
+pub struct RecordObject<'a>(pub CloudTrailRecord<'a>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for RecordObject<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = RecordObject<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a CloudTrail record (a JSON object)")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                CloudTrailRecord::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RecordObject)
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
 /// The top-level keys of a record, with how each is held in [`CloudTrailRecord`].
 /// Used for generic field lookup by pattern path.
 pub(crate) enum RecordField<'r, 'a> {
@@ -113,7 +135,7 @@ pub(crate) enum RecordField<'r, 'a> {
 impl<'a> CloudTrailRecord<'a> {
     /// Parses one record from its JSON bytes (one pass, strings borrowed).
     pub fn from_slice(bytes: &'a [u8]) -> Result<Self, serde_json::Error> {
-        serde_json::from_slice(bytes)
+        serde_json::from_slice::<RecordObject<'a>>(bytes).map(|r| r.0)
     }
 
     pub(crate) fn field<'r>(&'r self, key: &str) -> RecordField<'r, 'a> {

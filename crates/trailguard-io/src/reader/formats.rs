@@ -7,6 +7,7 @@
 
 use serde::de::IgnoredAny;
 use serde::Deserialize;
+use trailguard_core::record::RecordObject;
 use trailguard_core::{CloudTrailRecord, Event};
 
 use super::detect::{bom_len, sniff, Format, Sniff};
@@ -19,7 +20,7 @@ use super::SkipReason;
 #[derive(Deserialize)]
 struct LogFile<'a> {
     #[serde(borrow, rename = "Records")]
-    records: Vec<CloudTrailRecord<'a>>,
+    records: Vec<RecordObject<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -67,7 +68,7 @@ fn log_file(buf: &[u8], run: &mut FileRun<'_>) {
         Ok(file) => {
             let at = offsets(buf, run.base);
             for (index, record) in (0u64..).zip(file.records) {
-                run.emit(&Event::from_record(record), |addr| Location::Record {
+                run.emit(&Event::from_record(record.0), |addr| Location::Record {
                     index,
                     byte: at(addr),
                 });
@@ -196,16 +197,16 @@ fn syntax(run: &mut FileRun<'_>, e: ScanError) {
 
 fn array(buf: &[u8], run: &mut FileRun<'_>) {
     let parsed = match std::str::from_utf8(buf) {
-        Ok(text) => serde_json::from_str::<Vec<CloudTrailRecord<'_>>>(text),
-        Err(_) => serde_json::from_slice::<Vec<CloudTrailRecord<'_>>>(buf),
+        Ok(text) => serde_json::from_str::<Vec<RecordObject<'_>>>(text),
+        Err(_) => serde_json::from_slice::<Vec<RecordObject<'_>>>(buf),
     };
     if let Ok(records) = parsed {
         match records.first() {
             None => return,
-            Some(first) if record_like(first) => {
+            Some(first) if record_like(&first.0) => {
                 let at = offsets(buf, run.base);
                 for (index, record) in (0u64..).zip(records) {
-                    run.emit(&Event::from_record(record), |addr| Location::Record {
+                    run.emit(&Event::from_record(record.0), |addr| Location::Record {
                         index,
                         byte: at(addr),
                     });

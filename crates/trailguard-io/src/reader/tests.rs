@@ -268,17 +268,28 @@ fn identity_missing_or_of_wrong_type_is_still_an_event() {
 }
 
 #[test]
+fn a_field_of_an_odd_type_does_not_cost_the_record() {
+    let d = tempfile::tempdir().unwrap();
+    let mut r = recs(2);
+    r[1] = r#"{"eventName":42,"eventSource":"iam.amazonaws.com","eventTime":null}"#.into();
+    let p = write(d.path(), "odd.json", log(&r));
+    let (s, got) = read(&p);
+    assert_eq!(got, vec!["?", "E0"]);
+    assert_eq!(s.errors_total, 0);
+}
+
+#[test]
 fn bad_record_costs_only_itself_with_index_and_offset() {
     let d = tempfile::tempdir().unwrap();
     let mut r = recs(5);
-    r[2] = r#"{"eventName":42}"#.into();
+    r[2] = r#"["eventName",42]"#.into();
     r[3] = "17".into();
     let body = log(&r);
     let p = write(d.path(), "x.json", &body);
     let (s, got) = read(&p);
     assert_eq!(got, vec!["E0", "E1", "E4"]);
     assert_eq!(s.records_skipped, 2);
-    let byte = body.find(r#"{"eventName":42}"#).unwrap() as u64;
+    let byte = body.find(r#"["eventName",42]"#).unwrap() as u64;
     assert_eq!(
         s.errors[0].location,
         Some(Location::Record { index: 2, byte })
