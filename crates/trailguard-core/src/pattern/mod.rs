@@ -13,6 +13,7 @@ mod compile;
 use crate::json::{with_segments, FieldSource, Leaf};
 
 pub use compile::PatternError;
+pub use compile::MAX_PATTERN_BYTES;
 
 /// A compiled event pattern.
 #[derive(Debug, Clone)]
