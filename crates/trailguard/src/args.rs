@@ -8,8 +8,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 const EXIT_CODES: &str = "\
 Exit codes:
   0  ran clean (alerts may have been raised; none at or above --fail-on)
-  1  alerts at or above --fail-on were raised
-  2  bad usage, or no input could be read";
+  1  alerts at or above --fail-on were raised (`pattern test`: the event does not match)
+  2  bad usage, or no input could be read
+Each command's --help gives its own.";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -34,9 +35,12 @@ pub enum Command {
     Detect(DetectArgs),
     /// Replay the bundled leaked-admin-key incident through the whole pipeline.
     Demo(DemoArgs),
-    /// List, show and test detection rules.
+    /// List, show, test and export detection rules.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Work with EventBridge event patterns.
+    #[command(subcommand)]
+    Pattern(PatternCommand),
 }
 
 const DETECT_EXAMPLES: &str = "\
@@ -120,6 +124,122 @@ pub enum RulesCommand {
     },
     /// Run every rule's own test events; exit 1 when one fails.
     Test(RulesArgs),
+    /// Export every rule's pattern for EventBridge: JSON Lines or a CloudFormation fragment.
+    #[command(after_long_help = EXPORT_HELP)]
+    Export(ExportArgs),
+}
+
+const EXPORT_HELP: &str = "\
+Formats:
+  eventbridge     JSON Lines, one object per rule:
+                    {\"rule\": ID, \"title\": ..., \"severity\": ..., \"event_pattern\": {...},
+                     \"bytes\": N}
+                  bytes is the length of the compact pattern JSON (EventBridge allows 2048).
+                  A rule whose logic cannot be one pattern (stateful rules, not yet
+                  written) will carry \"prefilter_only\": true and a \"note\": its pattern
+                  only pre-filters, and trailguard must still judge what it delivers.
+  cloudformation  a CloudFormation template fragment (YAML): one AWS::Events::Rule per
+                  rule (Name trailguard-<id>, at most 64 characters; State ENABLED),
+                  each targeting the TrailguardTargetArn parameter. The permissions the
+                  target needs and the rest of the deployment are not part of it.
+
+The severity exported is the rule's base severity; escalations (`escalate:`) are
+applied by trailguard when it judges a delivered event.
+
+Examples:
+  trailguard rules export --format eventbridge
+  trailguard rules export --format eventbridge | jq -c .event_pattern
+  trailguard rules export --format cloudformation --rules ./my-rules --out rules.yml
+
+Exit codes:
+  0  every rule was exported
+  2  bad usage, the rules could not be loaded, the output could not be written, or
+     a rule's pattern is over 2048 bytes (reported on stderr; the others are
+     still exported)";
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// What to write.
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// Write to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub rules: RulesArgs,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// JSON Lines: one {"rule", "title", "severity", "event_pattern", "bytes"} per rule.
+    Eventbridge,
+    /// A CloudFormation template fragment (YAML) with one AWS::Events::Rule per rule.
+    Cloudformation,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PatternCommand {
+    /// Match an event against a pattern, as EventBridge's TestEventPattern does.
+    #[command(after_long_help = PATTERN_TEST_HELP)]
+    Test(PatternTestArgs),
+}
+
+const PATTERN_TEST_HELP: &str = "\
+One pattern, one event:
+  Prints `true` or `false`. The event may be any JSON object (an EventBridge event,
+  a CloudTrail record, anything): it is matched as it is, with no envelope added.
+  The pattern may be at most 2048 bytes, counted on its text as given.
+
+Many cases (--cases FILE.jsonl, or - for standard input):
+  Each input line is one JSON object {\"pattern\": ..., \"event\": ...}; other keys
+  are ignored. The pattern is a JSON object, or a JSON string holding the pattern's
+  text (to send a pattern with a duplicate key, which EventBridge reads as the last
+  one). Each input line gets exactly one output line, in order, so output line N
+  always answers input line N:
+    {\"match\":true}   {\"match\":false}   {\"error\":\"reason\"}
+  A line that is blank, not JSON, not an object, missing `pattern` or `event`, whose
+  event is not an object, whose pattern is invalid, or longer than 1 MiB gets an error
+  line, and the run goes on. The file is streamed; answers are flushed whenever the
+  input has nothing more buffered, so a program can feed cases one at a time.
+
+Examples:
+  trailguard pattern test --pattern p.json --event e.json
+  trailguard pattern test --pattern-json '{\"source\":[\"aws.iam\"]}' --event e.json
+  aws events describe-rule --name my-rule --query EventPattern --output text \\
+      | trailguard pattern test --pattern - --event e.json
+  trailguard pattern test --cases cases.jsonl > answers.jsonl
+  trailguard pattern test --cases cases.jsonl | grep -n error   # line numbers = case numbers
+
+Exit codes (one pattern, one event):
+  0  the event matches
+  1  the event does not match
+  2  the pattern is invalid (stderr names the path and the reason), a file cannot be
+     read, or the event is not a JSON object
+Exit codes (--cases):
+  0  every line was answered (matches, no matches and error lines alike)
+  2  the cases cannot be read (stderr says where reading stopped), or bad usage";
+
+#[derive(Args, Debug)]
+pub struct PatternTestArgs {
+    /// The pattern's JSON file, or - for standard input.
+    #[arg(long, value_name = "FILE", conflicts_with = "pattern_json")]
+    pub pattern: Option<String>,
+    /// The pattern's JSON text, inline.
+    #[arg(long, value_name = "JSON")]
+    pub pattern_json: Option<String>,
+    /// The event's JSON file, or - for standard input.
+    #[arg(long, value_name = "FILE", conflicts_with = "event_json")]
+    pub event: Option<String>,
+    /// The event's JSON text, inline.
+    #[arg(long, value_name = "JSON")]
+    pub event_json: Option<String>,
+    /// JSON Lines of {"pattern", "event"} cases, or - for standard input.
+    #[arg(
+        long,
+        value_name = "FILE.jsonl",
+        conflicts_with_all = ["pattern", "pattern_json", "event", "event_json"]
+    )]
+    pub cases: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -5,6 +5,8 @@
 mod args;
 mod demo;
 mod detect;
+mod export;
+mod pattern_cmd;
 mod progress;
 mod rules_cmd;
 mod sinks;
@@ -14,7 +16,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use args::{Cli, Command};
+use args::{Cli, Command, PatternCommand};
 
 /// Exit codes, as documented in `docs/architecture.md`.
 pub mod exit {
@@ -22,6 +24,8 @@ pub mod exit {
     pub const OK: u8 = 0;
     /// Alerts at or above `--fail-on` were raised.
     pub const ALERTS: u8 = 1;
+    /// `pattern test`: the event does not match the pattern.
+    pub const NO_MATCH: u8 = 1;
     /// Bad usage, or no input could be read.
     pub const ERROR: u8 = 2;
 }
@@ -32,6 +36,7 @@ fn main() -> ExitCode {
         Command::Detect(a) => detect::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Rules(a) => rules_cmd::run(a),
+        Command::Pattern(PatternCommand::Test(a)) => pattern_cmd::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,4 +1,4 @@
-//! `trailguard rules`: list, show and test the rule set.
+//! `trailguard rules`: list, show and test the rule set (`export` is in `export.rs`).
 
 use std::fs;
 use std::path::PathBuf;
@@ -88,10 +88,12 @@ pub fn run(cmd: RulesCommand) -> Result<u8> {
                 exit::ALERTS
             })
         }
+        RulesCommand::Export(a) => crate::export::run(a),
     }
 }
 
-fn load(a: &RulesArgs) -> Result<Vec<Rule>> {
+/// The rule set `--rules`/`--no-builtin` ask for.
+pub fn load(a: &RulesArgs) -> Result<Vec<Rule>> {
     if a.no_builtin && a.rules.is_empty() {
         bail!("--no-builtin needs --rules DIR");
     }
