@@ -90,11 +90,35 @@ pub fn run(a: ExportArgs) -> Result<u8> {
             }
         }
     }
+    let wildcards = exported
+        .iter()
+        .filter(|r| uses_operator(r.event_pattern, "wildcard"))
+        .count();
+    if wildcards > MAX_WILDCARD_RULES_PER_BUS {
+        eprintln!(
+            "warning: {wildcards} rules use `wildcard`; an EventBridge bus takes at most \
+             {MAX_WILDCARD_RULES_PER_BUS} such rules (a quota AWS can raise)"
+        );
+    }
     if refused > 0 {
         eprintln!("error: {refused} of {} rules not exported", rules.len());
         return Ok(exit::ERROR);
     }
     Ok(exit::OK)
+}
+
+/// EventBridge's quota on rules holding a `wildcard` per event bus.
+const MAX_WILDCARD_RULES_PER_BUS: usize = 30;
+
+/// Whether the pattern uses `operator` anywhere (as an operator object's key).
+fn uses_operator(pattern: &Value, operator: &str) -> bool {
+    match pattern {
+        Value::Object(m) => m
+            .iter()
+            .any(|(k, v)| k == operator || uses_operator(v, operator)),
+        Value::Array(items) => items.iter().any(|v| uses_operator(v, operator)),
+        _ => false,
+    }
 }
 
 fn eventbridge_jsonl(rules: &[ExportedRule<'_>]) -> Result<String> {
@@ -302,6 +326,13 @@ mod tests {
             "id": id, "title": "t", "severity": "low", "match": pattern, "summary": "s"
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn finds_operators_at_any_depth() {
+        let p = serde_json::json!({"detail": {"$or": [{"a": ["x"]}, {"b": [{"wildcard": "*x"}]}]}});
+        assert!(uses_operator(&p, "wildcard"));
+        assert!(!uses_operator(&p, "cidr"));
     }
 
     #[test]
