@@ -9,6 +9,7 @@ pub mod json;
 pub mod pattern;
 pub mod record;
 pub mod rule;
+pub mod state;
 pub mod time;
 
 pub use alert::{Actor, Alert, AlertRule, Severity};
