@@ -15,11 +15,16 @@ pub const MAX_VALUES_PER_KEY: usize = 1024;
 /// Events kept per window; counts beyond it saturate (the threshold is long crossed).
 pub const MAX_WINDOW_EVENTS: usize = 10_000;
 
+/// (scope, key)
+type Key = (String, String);
+/// Event times (and items) inside one window, oldest first.
+type Window = VecDeque<(i64, Option<String>)>;
+
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    seen: HashMap<(String, String), SeenValues>,
-    windows: HashMap<(String, String), VecDeque<(i64, Option<String>)>>,
-    facts: HashMap<(String, String), (Remembered, i64)>,
+    seen: HashMap<Key, SeenValues>,
+    windows: HashMap<Key, Window>,
+    facts: HashMap<Key, (Remembered, i64)>,
     alerts: std::collections::HashSet<String>,
 }
 
@@ -31,7 +36,7 @@ struct SeenValues {
     values: std::collections::HashSet<String>,
 }
 
-fn k(scope: &str, key: &str) -> (String, String) {
+fn k(scope: &str, key: &str) -> Key {
     (scope.to_owned(), key.to_owned())
 }
 
