@@ -5,7 +5,7 @@ use crate::alert::{Actor, Severity};
 use crate::event::Event;
 use crate::json::{with_segments, FieldSource, Leaf};
 use crate::pattern::PatternIndex;
-use crate::rule::{clean_text, Rule};
+use crate::rule::{clean_text, Rule, Stage, Stateful};
 
 /// One event matched by one rule: owned, small, and all the folder needs.
 #[derive(Debug, Clone)]
@@ -23,6 +23,11 @@ pub struct Detection {
     pub reasons: Vec<String>,
     pub summary: String,
     pub context: Vec<(String, Vec<String>)>,
+    /// Which part of the rule matched: the detection itself, or a step a stateful
+    /// rule still has to judge (see `correlate`).
+    pub stage: Stage,
+    /// For a stateful rule: the key and the value the judging needs.
+    pub observed: [Option<String>; 2],
 }
 
 impl Detection {
@@ -39,12 +44,33 @@ impl Detection {
 pub struct Engine {
     rules: Vec<Rule>,
     index: PatternIndex,
+    /// For each pattern of the index: its rule and the part of the rule it is.
+    entries: Vec<(usize, Stage)>,
 }
 
 impl Engine {
     pub fn new(rules: Vec<Rule>) -> Engine {
-        let index = PatternIndex::new(rules.iter().map(|r| r.pattern.clone()));
-        Engine { rules, index }
+        let mut patterns = Vec::with_capacity(rules.len());
+        let mut entries = Vec::with_capacity(rules.len());
+        for (i, rule) in rules.iter().enumerate() {
+            let stage = if rule.stateful.is_some() {
+                Stage::First
+            } else {
+                Stage::Alert
+            };
+            patterns.push(rule.pattern.clone());
+            entries.push((i, stage));
+            if let Some(Stateful::Sequence { then, .. }) = &rule.stateful {
+                patterns.push(then.clone());
+                entries.push((i, Stage::Then));
+            }
+        }
+        let index = PatternIndex::new(patterns);
+        Engine {
+            rules,
+            index,
+            entries,
+        }
     }
 
     pub fn rules(&self) -> &[Rule] {
@@ -59,12 +85,19 @@ impl Engine {
     pub fn detect(&self, event: &Event<'_>, out: &mut Vec<Detection>) {
         let mut matched = Vec::new();
         self.index.matches_into(event, &mut matched);
-        for i in matched {
-            out.push(self.detection(i, &self.rules[i], event));
+        for m in matched {
+            let (i, stage) = self.entries[m];
+            out.push(self.detection(i, stage, &self.rules[i], event));
         }
     }
 
-    fn detection(&self, index: usize, rule: &Rule, event: &Event<'_>) -> Detection {
+    fn detection(&self, index: usize, stage: Stage, rule: &Rule, event: &Event<'_>) -> Detection {
+        let observed = match &rule.stateful {
+            Some(s) => s
+                .paths(stage)
+                .map(|p| p.and_then(|p| with_segments(p, |p| event.first_string(p)))),
+            None => [None, None],
+        };
         let (severity, reasons) = rule.severity_for(event);
         let identity = event.identity();
         let arn = identity
@@ -106,6 +139,8 @@ impl Engine {
             reasons,
             summary: rule.summary.render(event),
             context,
+            stage,
+            observed,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! rule format and built-in pack, the detection engine and alerts. No I/O, no async.
 
 pub mod alert;
+pub mod correlate;
 pub mod engine;
 pub mod event;
 pub mod fold;

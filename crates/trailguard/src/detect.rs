@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
+use trailguard_core::correlate::Collector;
 use trailguard_core::fold::fold;
+use trailguard_core::state::MemoryStore;
 use trailguard_core::{Alert, Engine, Rule, Severity};
 use trailguard_io::reader::{read_events, Input, ReadOptions, ReadSummary};
 use trailguard_io::render;
@@ -111,9 +113,9 @@ pub struct Outcome {
 }
 
 /// Reads every input in parallel, matches each event once, and folds the matches.
-pub fn scan(config: &DetectConfig) -> Outcome {
+pub fn scan(config: &DetectConfig) -> Result<Outcome> {
     let engine = Engine::new(config.rules.clone());
-    let detections = Mutex::new(Vec::new());
+    let collected = Mutex::new(Collector::new());
     let show_progress = !config.quiet && io::stderr().is_terminal();
     let progress = BarProgress::new(show_progress);
     let (since, until) = (config.since_ms, config.until_ms);
@@ -131,22 +133,24 @@ pub fn scan(config: &DetectConfig) -> Outcome {
             let mut found = Vec::new();
             engine.detect(event, &mut found);
             if !found.is_empty() {
-                detections
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .extend(found);
+                let mut c = collected.lock().unwrap_or_else(|p| p.into_inner());
+                for d in found {
+                    c.add(d, engine.rules());
+                }
             }
         },
     );
     progress.finish();
-    let detections = detections.into_inner().unwrap_or_else(|p| p.into_inner());
+    let collected = collected.into_inner().unwrap_or_else(|p| p.into_inner());
+    // Stateful rules are judged in event-time order, after every file is read.
+    let detections = collected.judge(engine.rules(), &mut MemoryStore::new())?;
     let mut alerts = fold(detections, engine.rules(), config.window_ms);
     alerts.retain(|a| a.rule.severity >= config.min_severity);
-    Outcome { alerts, summary }
+    Ok(Outcome { alerts, summary })
 }
 
 pub fn execute(config: &DetectConfig) -> Result<u8> {
-    let outcome = scan(config);
+    let outcome = scan(config)?;
     report_read_errors(&outcome.summary);
     write_alerts(config.format, &outcome.alerts)?;
     let delivery = deliver(&config.sinks, &outcome.alerts);

@@ -2,6 +2,7 @@
 //! tags, a summary template, context fields and the rule's own test events.
 
 mod builtin;
+mod stateful;
 mod template;
 
 use std::collections::BTreeMap;
@@ -12,6 +13,7 @@ use crate::alert::Severity;
 use crate::json::{with_segments, FieldSource};
 use crate::pattern::{Pattern, PatternError};
 pub use builtin::{builtin_rules, builtin_sources};
+pub use stateful::{parse_duration, Stage, StateSpec, Stateful};
 pub use template::{clean as clean_text, Template};
 
 /// A rule as written in YAML.
@@ -37,6 +39,10 @@ pub struct RuleSpec {
     pub context: BTreeMap<String, String>,
     #[serde(default)]
     pub tests: RuleTests,
+    /// Makes `match` a pre-filter judged with what came before (first seen,
+    /// threshold, sequence).
+    #[serde(default)]
+    pub state: Option<StateSpec>,
 }
 
 /// Raises the severity of an alert when its event shows more than the rule requires.
@@ -72,6 +78,7 @@ pub struct Rule {
     pub escalations: Vec<Escalation>,
     pub summary: Template,
     pub context: Vec<(String, Vec<String>)>,
+    pub stateful: Option<Stateful>,
 }
 
 #[derive(Debug, Clone)]
@@ -172,9 +179,26 @@ impl Rule {
         }
         let summary =
             Template::parse(&spec.summary).map_err(|m| invalid(format!("summary: {m}")))?;
+        let stateful = match &spec.state {
+            None => None,
+            Some(state) => Some(Stateful::compile(state).map_err(|e| match e {
+                stateful::StateError::Pattern(source) => RuleError::Pattern {
+                    origin: origin.to_owned(),
+                    id: spec.id.clone(),
+                    source,
+                },
+                stateful::StateError::Invalid(m) => invalid(format!("state: {m}")),
+            })?),
+        };
+        let state_paths: Vec<String> = stateful
+            .iter()
+            .flat_map(|s| s.all_paths())
+            .map(|p| p.join("."))
+            .collect();
         for path in summary
             .paths()
             .chain(spec.context.values().map(String::as_str))
+            .chain(state_paths.iter().map(String::as_str))
         {
             if mentions_secret(path) {
                 return Err(invalid(format!(
@@ -192,6 +216,7 @@ impl Rule {
             escalations,
             summary,
             context,
+            stateful,
             spec,
         })
     }

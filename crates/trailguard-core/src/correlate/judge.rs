@@ -1,0 +1,195 @@
+//! The judging pass: every collected step in (time, eventID) order through the store.
+
+use std::collections::BTreeMap;
+
+use super::{order, Collector, Mark, HOUR_MS};
+use crate::engine::Detection;
+use crate::rule::{Rule, Stateful};
+use crate::state::{Remembered, Store, StoreError};
+use crate::time::format_millis;
+
+enum Step {
+    Seen(Detection),
+    Mark(usize, String, Mark),
+    First(Detection),
+    Then(Detection),
+}
+
+impl Step {
+    /// Time, eventID, then first steps before second steps of the same instant.
+    fn sort_key(&self) -> (i64, &str, u8) {
+        match self {
+            Step::Seen(d) | Step::First(d) => (order(d).0, order(d).1, 0),
+            Step::Mark(_, _, m) => (m.time_ms, &m.event_id, 0),
+            Step::Then(d) => (order(d).0, order(d).1, 1),
+        }
+    }
+}
+
+/// A threshold crossed within one group's hour: when first, and the highest count.
+struct Crossing {
+    first_ms: i64,
+    count: u64,
+}
+
+pub(super) fn judge(
+    c: Collector,
+    rules: &[Rule],
+    store: &mut dyn Store,
+) -> Result<Vec<Detection>, StoreError> {
+    let mut out = c.alerts;
+    let mut steps: Vec<Step> = Vec::new();
+    steps.extend(c.first_seen.into_values().map(Step::Seen));
+    for ((rule, key), marks) in c.marks {
+        steps.extend(marks.into_iter().map(|m| Step::Mark(rule, key.clone(), m)));
+    }
+    steps.extend(c.firsts.into_iter().map(Step::First));
+    steps.extend(c.thens.into_values().flatten().map(Step::Then));
+    steps.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+
+    let mut crossings: BTreeMap<(usize, String, i64), Crossing> = BTreeMap::new();
+    for step in steps {
+        match step {
+            Step::Seen(mut d) => {
+                let Some(Stateful::FirstSeen { learning_ms, .. }) = &rules[d.rule].stateful else {
+                    continue;
+                };
+                let (Some(key), Some(value)) = (d.observed[0].clone(), d.observed[1].clone())
+                else {
+                    continue;
+                };
+                let s = store.observe(rules[d.rule].id(), &key, &value, d.time_ms)?;
+                if s.new_value && d.time_ms - s.key_since_ms >= *learning_ms {
+                    d.reasons.push(format!(
+                        "{value} is new for {key} (known since {})",
+                        format_millis(s.key_since_ms)
+                    ));
+                    out.push(d);
+                }
+            }
+            Step::Mark(rule, key, m) => {
+                let Some(Stateful::Threshold {
+                    distinct,
+                    at_least,
+                    window_ms,
+                    ..
+                }) = &rules[rule].stateful
+                else {
+                    continue;
+                };
+                let item = if distinct.is_some() {
+                    match m.item.as_deref() {
+                        Some(i) => Some(i),
+                        None => continue,
+                    }
+                } else {
+                    None
+                };
+                let w = store.window_add(rules[rule].id(), &key, m.time_ms, item, *window_ms)?;
+                let count = if distinct.is_some() {
+                    w.distinct
+                } else {
+                    w.events
+                };
+                if count >= *at_least {
+                    let bucket = m.time_ms.div_euclid(HOUR_MS);
+                    let c = crossings.entry((rule, key, bucket)).or_insert(Crossing {
+                        first_ms: m.time_ms,
+                        count,
+                    });
+                    c.count = c.count.max(count);
+                }
+            }
+            Step::First(d) => {
+                let Some(Stateful::Sequence { within_ms, .. }) = &rules[d.rule].stateful else {
+                    continue;
+                };
+                let Some(key) = &d.observed[0] else { continue };
+                let fact = Remembered {
+                    at_ms: d.time_ms,
+                    data: d.observed[1].clone().unwrap_or_default(),
+                };
+                store.remember(rules[d.rule].id(), key, fact, *within_ms)?;
+            }
+            Step::Then(mut d) => {
+                let Some(Stateful::Sequence { differs, .. }) = &rules[d.rule].stateful else {
+                    continue;
+                };
+                let Some(key) = d.observed[0].clone() else {
+                    continue;
+                };
+                let Some(first) = store.recall(rules[d.rule].id(), &key, d.time_ms)? else {
+                    continue;
+                };
+                if d.time_ms < first.at_ms {
+                    continue;
+                }
+                if differs.is_some() {
+                    // Both sides must be known, and differ.
+                    match d.observed[1].as_deref() {
+                        Some(now) if !first.data.is_empty() && now != first.data => {
+                            d.reasons.push(format!(
+                                "{key} came from {} at {}, now used from {now}",
+                                first.data,
+                                format_millis(first.at_ms)
+                            ));
+                        }
+                        _ => continue,
+                    }
+                } else {
+                    d.reasons
+                        .push(format!("follows {key} at {}", format_millis(first.at_ms)));
+                }
+                out.push(d);
+            }
+        }
+    }
+
+    let mut samples = c.samples;
+    for ((rule, key, bucket), crossing) in crossings {
+        let Some(Stateful::Threshold {
+            at_least,
+            window_ms,
+            ..
+        }) = &rules[rule].stateful
+        else {
+            continue;
+        };
+        let Some(s) = samples.remove(&(rule, key.clone(), bucket)) else {
+            continue;
+        };
+        let mut kept: Vec<Detection> = s.earliest.into_iter().chain(s.latest).collect();
+        kept.sort_by(|a, b| order(a).cmp(&order(b)));
+        kept.dedup_by(|a, b| a.event_id == b.event_id && !a.event_id.is_empty());
+        let after: Vec<Detection> = kept
+            .iter()
+            .filter(|d| d.time_ms >= crossing.first_ms)
+            .cloned()
+            .collect();
+        let chosen = if after.is_empty() {
+            kept.pop().into_iter().collect()
+        } else {
+            after
+        };
+        let reason = format!(
+            "{} matches for {key} within {} (threshold {at_least}), from {}",
+            crossing.count,
+            human_duration(*window_ms),
+            format_millis(crossing.first_ms)
+        );
+        for mut d in chosen {
+            d.reasons.push(reason.clone());
+            out.push(d);
+        }
+    }
+    Ok(out)
+}
+
+fn human_duration(ms: i64) -> String {
+    for (unit, size) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000)] {
+        if ms % size == 0 {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{}s", ms / 1000)
+}
