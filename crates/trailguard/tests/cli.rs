@@ -52,7 +52,9 @@ fn assert_incident(alerts: &[Value]) {
     let ids = &exp["attacker_event_ids"];
     let attacker: Vec<&Value> = alerts
         .iter()
-        .filter(|a| a["actor"]["access_key_id"] == leaked && a["actor"]["source_ip"] == exp["attacker_ip"])
+        .filter(|a| {
+            a["actor"]["access_key_id"] == leaked && a["actor"]["source_ip"] == exp["attacker_ip"]
+        })
         .collect();
     assert_eq!(attacker.len(), 4, "{alerts:#?}");
     let tool = attacker
@@ -74,7 +76,10 @@ fn assert_incident(alerts: &[Value]) {
         .find(|a| a["rule"]["id"] == "aws-sts-get-caller-identity-long-term-key")
         .expect("GetCallerIdentity alert");
     assert_eq!(check["rule"]["severity"], "info");
-    assert_eq!(check["event_ids"], serde_json::json!([ids["GetCallerIdentity"]]));
+    assert_eq!(
+        check["event_ids"],
+        serde_json::json!([ids["GetCallerIdentity"]])
+    );
     // The owner's own checks from the office are information, never more.
     for a in alerts {
         if a["actor"]["access_key_id"] == leaked && a["actor"]["source_ip"] != exp["attacker_ip"] {
