@@ -44,16 +44,48 @@ fn detect_jsonl(args: &[&str]) -> (Vec<Value>, String) {
     (alerts(&out.stdout), stderr)
 }
 
-/// The attacker's alerts: the key creation (critical) and the two RunInstances folded.
+/// The attacker's alerts: the key creation (critical), the two RunInstances folded, the
+/// Kali user agent over all four calls (high) and the GetCallerIdentity check (info).
 fn assert_incident(alerts: &[Value]) {
     let exp = expected();
     let leaked = exp["leaked_access_key_id"].as_str().unwrap();
     let ids = &exp["attacker_event_ids"];
     let attacker: Vec<&Value> = alerts
         .iter()
-        .filter(|a| a["actor"]["access_key_id"] == leaked)
+        .filter(|a| {
+            a["actor"]["access_key_id"] == leaked && a["actor"]["source_ip"] == exp["attacker_ip"]
+        })
         .collect();
-    assert_eq!(attacker.len(), 2, "{alerts:#?}");
+    assert_eq!(attacker.len(), 4, "{alerts:#?}");
+    let tool = attacker
+        .iter()
+        .find(|a| a["rule"]["id"] == "aws-recon-offensive-user-agent")
+        .expect("offensive user agent alert");
+    assert_eq!(tool["rule"]["severity"], "high");
+    assert_eq!(
+        tool["event_ids"],
+        serde_json::json!([
+            ids["GetCallerIdentity"],
+            ids["CreateAccessKey"],
+            ids["RunInstances_refused"],
+            ids["RunInstances"]
+        ])
+    );
+    let check = attacker
+        .iter()
+        .find(|a| a["rule"]["id"] == "aws-sts-get-caller-identity-long-term-key")
+        .expect("GetCallerIdentity alert");
+    assert_eq!(check["rule"]["severity"], "info");
+    assert_eq!(
+        check["event_ids"],
+        serde_json::json!([ids["GetCallerIdentity"]])
+    );
+    // The owner's own checks from the office are information, never more.
+    for a in alerts {
+        if a["actor"]["access_key_id"] == leaked && a["actor"]["source_ip"] != exp["attacker_ip"] {
+            assert_eq!(a["rule"]["severity"], "info", "{a:#?}");
+        }
+    }
     let key = attacker
         .iter()
         .find(|a| a["rule"]["id"] == "aws-iam-access-key-created")
