@@ -168,10 +168,21 @@ mod tests {
 
     fn alerts_for(records: &[String]) -> Vec<Alert> {
         let engine = Engine::new(builtin_rules().unwrap());
-        let mut detections = Vec::new();
+        let mut collected = crate::correlate::Collector::new();
         for r in records {
-            engine.detect(&Event::from_json(r.as_bytes()).unwrap(), &mut detections);
+            let mut found = Vec::new();
+            engine.detect(&Event::from_json(r.as_bytes()).unwrap(), &mut found);
+            for d in found {
+                collected.add(d, engine.rules());
+            }
         }
+        let detections = collected
+            .judge(engine.rules(), &mut crate::state::MemoryStore::new())
+            .unwrap();
+        let detections = detections
+            .into_iter()
+            .filter(|d| engine.rules()[d.rule].id() == "aws-ec2-run-instances-long-term-key")
+            .collect();
         fold(detections, engine.rules(), DEFAULT_WINDOW_MS)
     }
 

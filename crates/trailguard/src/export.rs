@@ -26,9 +26,8 @@ pub struct ExportedRule<'a> {
     /// Length of the compact JSON of `event_pattern`, in characters (as EventBridge
     /// counts its 2,048 limit).
     pub chars: usize,
-    /// The hook for stateful rules (not written yet): a rule whose logic cannot be one
-    /// pattern exports its pre-filter with `prefilter_only: true` and a `note` saying
-    /// what trailguard still has to judge. Always false (and absent) today.
+    /// A stateful rule's logic cannot be one pattern: it exports its pre-filter with
+    /// `prefilter_only: true` and a `note` saying what trailguard still has to judge.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub prefilter_only: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -49,14 +48,27 @@ impl ExportedRule<'_> {
                 spec.id
             ));
         }
+        let note = spec.state.as_ref().map(|state| {
+            let kind = if state.first_seen.is_some() {
+                "first seen: whether the value is new for its key"
+            } else if state.threshold.is_some() {
+                "threshold: how many matches fall in the window"
+            } else {
+                "sequence: the `then:` event that must follow, joined on a value"
+            };
+            format!(
+                "stateful rule: this pattern only pre-filters; trailguard judges the rest ({kind}), \
+                 so send the matched events to trailguard, not to people"
+            )
+        });
         Ok(ExportedRule {
             rule: &spec.id,
             title: &spec.title,
             severity: spec.severity,
             event_pattern: &spec.pattern,
             chars,
-            prefilter_only: false,
-            note: None,
+            prefilter_only: note.is_some(),
+            note,
         })
     }
 }

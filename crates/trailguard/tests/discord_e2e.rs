@@ -30,7 +30,7 @@ fn alerts_reach_discord_and_the_url_stays_secret() {
                 .unwrap()
                 .push((req.url().to_owned(), serde_json::from_str(&body).unwrap()));
             req.respond(tiny_http::Response::from_string("{}")).unwrap();
-            if seen.lock().unwrap().len() == 7 {
+            if seen.lock().unwrap().len() == 8 {
                 break;
             }
         }
@@ -55,7 +55,7 @@ fn alerts_reach_discord_and_the_url_stays_secret() {
         "the webhook token leaked into the output"
     );
     let bodies = bodies.lock().unwrap();
-    assert_eq!(bodies.len(), 7);
+    assert_eq!(bodies.len(), 8);
     for (path, body) in bodies.iter() {
         assert!(path.contains("wait=true"), "{path}");
         let embed = &body["embeds"][0];
