@@ -61,10 +61,34 @@ pub struct Event<'a> {
     /// The whole JSON text of a wrapped event: patterns read it exactly as
     /// EventBridge sees it (odd types, dotted keys, unknown fields included).
     text: Option<&'a str>,
-    /// Its top level, split once per event on first use.
-    top_members: OnceCell<Members<'a>>,
-    /// The top level of its `detail` (where nearly every path goes), likewise.
-    detail_members: OnceCell<Option<Members<'a>>>,
+    splits: Splits<'a>,
+}
+
+/// Raw objects split into their members once per event, on first use: many rules read
+/// the same few objects, and splitting means scanning the whole object.
+#[derive(Debug, Default)]
+struct Splits<'a> {
+    /// A wrapped event's top level, and its `detail`.
+    top: OnceCell<Members<'a>>,
+    detail: OnceCell<Option<Members<'a>>>,
+    /// The record's objects rules read most, in the order of [`SPLIT_FIELDS`].
+    fields: [OnceCell<Option<Members<'a>>>; 4],
+    /// A bare record's derived `source` (`aws.` + service).
+    source: OnceCell<Option<String>>,
+}
+
+const SPLIT_FIELDS: [&str; 4] = [
+    "userIdentity",
+    "requestParameters",
+    "responseElements",
+    "additionalEventData",
+];
+
+fn object_members(raw: &RawValue) -> Option<Members<'_>> {
+    match RawNode::parse(raw) {
+        Some(RawNode::Object(members)) => Some(members),
+        _ => None,
+    }
 }
 
 /// Why a JSON value could not be read as an event.
@@ -85,8 +109,7 @@ impl<'a> Event<'a> {
             envelope: None,
             identity: OnceCell::new(),
             text: None,
-            top_members: OnceCell::new(),
-            detail_members: OnceCell::new(),
+            splits: Splits::default(),
         }
     }
 
@@ -126,8 +149,7 @@ impl<'a> Event<'a> {
             envelope: Some(env),
             identity: OnceCell::new(),
             text: None,
-            top_members: OnceCell::new(),
-            detail_members: OnceCell::new(),
+            splits: Splits::default(),
         })
     }
 
@@ -150,7 +172,11 @@ impl<'a> Event<'a> {
         if let Some(s) = self.envelope.as_ref().and_then(|e| e.source.as_deref()) {
             return Some(Cow::Borrowed(s));
         }
-        derive_source(self.event_source()?).map(Cow::Owned)
+        let derived = self
+            .splits
+            .source
+            .get_or_init(|| derive_source(self.event_source()?));
+        derived.as_deref().map(Cow::Borrowed)
     }
 
     /// The EventBridge `detail-type`: from the envelope, or derived from `eventType`.
@@ -229,35 +255,49 @@ pub fn derive_detail_type(event_type: &str) -> Option<&'static str> {
 }
 
 impl<'a> Event<'a> {
-    fn top_members(&self, text: &'a str) -> &[Member<'a>] {
-        self.top_members
+    /// A wrapped event's paths, read from its text, with the object levels every rule
+    /// reads split only once.
+    fn visit_text(&self, text: &'a str, path: &[&str], f: &mut dyn FnMut(Leaf<'_>, &[ArrayStep])) {
+        let top = self
+            .splits
+            .top
             .get_or_init(|| match RawNode::parse_str(text) {
                 Some(RawNode::Object(members)) => members,
                 _ => Vec::new(),
-            })
-    }
-
-    fn detail_members(&self, detail: &'a RawValue) -> Option<&[Member<'a>]> {
-        self.detail_members
-            .get_or_init(|| match RawNode::parse(detail) {
-                Some(RawNode::Object(members)) => Some(members),
-                _ => None,
-            })
-            .as_deref()
-    }
-
-    /// A wrapped event's paths, read from its text, with the two object levels every
-    /// rule reads split only once.
-    fn visit_text(&self, text: &'a str, path: &[&str], f: &mut dyn FnMut(Leaf<'_>, &[ArrayStep])) {
-        members_on_path(self.top_members(text), path, |child, span| {
+            });
+        members_on_path(top, path, |child, span| {
             let rest = &path[span..];
-            if span == 1 && path[0] == "detail" {
-                if let Some(members) = self.detail_members(child) {
-                    return raw_visit_members(members, rest, f);
-                }
+            let detail = (span == 1 && path[0] == "detail")
+                .then(|| self.splits.detail.get_or_init(|| object_members(child)))
+                .and_then(Option::as_deref);
+            match detail {
+                Some(members) => members_on_path(members, rest, |grandchild, span| {
+                    if span == 1 {
+                        self.visit_field(rest[0], grandchild, &rest[1..], f)
+                    } else {
+                        raw_visit(grandchild, &rest[span..], f)
+                    }
+                }),
+                None => raw_visit(child, rest, f),
             }
-            raw_visit(child, rest, f)
         });
+    }
+
+    /// `rest` inside the record field `name` (raw JSON), through the split cache for
+    /// the objects rules read most.
+    fn visit_field(
+        &self,
+        name: &str,
+        raw: &'a RawValue,
+        rest: &[&str],
+        f: &mut dyn FnMut(Leaf<'_>, &[ArrayStep]),
+    ) {
+        if let Some(i) = SPLIT_FIELDS.iter().position(|n| *n == name) {
+            if let Some(members) = self.splits.fields[i].get_or_init(|| object_members(raw)) {
+                return raw_visit_members(members, rest, f);
+            }
+        }
+        raw_visit(raw, rest, f)
     }
 }
 
@@ -310,7 +350,7 @@ impl FieldSource for Event<'_> {
         match self.record.field(field) {
             RecordField::Str(Some(s)) if rest.is_empty() => f(Leaf::Str(Cow::Borrowed(s)), &[]),
             RecordField::Str(_) | RecordField::Unknown => {}
-            RecordField::Raw(Some(raw)) => raw_visit(raw, rest, f),
+            RecordField::Raw(Some(raw)) => self.visit_field(field, raw, rest, f),
             RecordField::Raw(None) => {}
         }
     }
