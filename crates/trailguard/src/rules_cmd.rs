@@ -48,14 +48,18 @@ pub fn run(cmd: RulesCommand) -> Result<u8> {
         RulesCommand::List(a) => {
             let rules = load(&a)?;
             let width = rules.iter().map(|r| r.id().len()).max().unwrap_or(0);
+            let mut text = String::new();
             for r in &rules {
-                println!(
-                    "{:<width$}  {:<8}  {}",
+                let kind = if r.stateful.is_some() { "stateful" } else { "" };
+                text.push_str(&format!(
+                    "{:<width$}  {:<8}  {:<8}  {}\n",
                     r.id(),
                     r.spec.severity.as_str(),
+                    kind,
                     r.spec.title
-                );
+                ));
             }
+            write_stdout(&text)?;
             Ok(exit::OK)
         }
         RulesCommand::Show { id, rules } => {
@@ -63,7 +67,7 @@ pub fn run(cmd: RulesCommand) -> Result<u8> {
             let Some(i) = all.iter().position(|r| r.id() == id) else {
                 bail!("no rule with id `{id}` (see `trailguard rules list`)");
             };
-            print!("{}", texts[i]);
+            write_stdout(&texts[i])?;
             Ok(exit::OK)
         }
         RulesCommand::Test(a) => {
@@ -89,6 +93,16 @@ pub fn run(cmd: RulesCommand) -> Result<u8> {
             })
         }
         RulesCommand::Export(a) => crate::export::run(a),
+    }
+}
+
+/// Writes to standard output; a closed pipe (`| head`) is the reader's choice.
+fn write_stdout(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("cannot write to standard output"),
     }
 }
 
