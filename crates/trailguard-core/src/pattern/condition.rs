@@ -35,6 +35,13 @@ pub(crate) enum Condition {
     Cidr(IpRange),
 }
 
+/// A string an index can file a condition under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IndexKey<'a> {
+    Exact(&'a str),
+    Prefix(&'a str),
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Affix {
     pub(crate) value: String,
@@ -86,6 +93,18 @@ impl Condition {
     pub(crate) fn exact_str(&self) -> Option<&str> {
         match self {
             Condition::Str { value, ip: None } => Some(value),
+            _ => None,
+        }
+    }
+
+    /// How the index can find events this condition may match, if it can.
+    pub(crate) fn index_key(&self) -> Option<IndexKey<'_>> {
+        match self {
+            Condition::Str { value, ip: None } => Some(IndexKey::Exact(value)),
+            Condition::Prefix(Affix {
+                value,
+                ignore_case: false,
+            }) if !value.is_empty() => Some(IndexKey::Prefix(value)),
             _ => None,
         }
     }

@@ -2,17 +2,21 @@
 //! meets the patterns that could match it.
 //!
 //! In the spirit of AWS's event-ruler, but as an index rather than an automaton: each
-//! alternative (conjunct) of each pattern is filed under one of its fields that pins
-//! plain exact strings, preferring `detail.eventName`, then other specific fields,
-//! then `eventSource`/`source`, and among equals the paths most conjuncts share (so an
-//! event reads few paths). An event reads each indexed path once, looks its values up
-//! and fully checks only the conjuncts found, plus the few that pin no exact string.
-//! Per event the cost follows the patterns that could match, not how many are loaded.
+//! alternative (conjunct) of each pattern is filed under one of its fields whose
+//! conditions are all exact strings or case-sensitive prefixes, preferring
+//! `detail.eventName`, then other specific fields, then `eventSource`/`source`, exact
+//! before prefix, and among equals the paths most conjuncts share (so an event reads
+//! few paths). An event reads each indexed path once, looks its values up (and their
+//! prefixes of the lengths filed) and fully checks only the conjuncts found, plus the
+//! few that can be filed under nothing. Per event the cost follows the patterns that
+//! could match, not how many are loaded.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 
 use crate::json::{with_segments, FieldSource, Leaf};
 
+use super::condition::IndexKey;
 use super::Pattern;
 
 /// Many patterns, matched together.
@@ -30,6 +34,32 @@ pub struct PatternIndex {
 struct KeyPath {
     path: Vec<String>,
     by_value: HashMap<Box<str>, Vec<u32>>,
+    by_prefix: HashMap<Box<str>, Vec<u32>>,
+    /// The lengths (bytes) of the prefixes filed, ascending.
+    prefix_lens: Vec<usize>,
+}
+
+impl KeyPath {
+    fn lookup(&self, s: &str, out: &mut Vec<u32>) {
+        if let Some(ids) = self.by_value.get(s) {
+            out.extend_from_slice(ids);
+        }
+        for &len in &self.prefix_lens {
+            if len > s.len() {
+                break;
+            }
+            if s.is_char_boundary(len) {
+                if let Some(ids) = self.by_prefix.get(&s[..len]) {
+                    out.extend_from_slice(ids);
+                }
+            }
+        }
+    }
+}
+
+thread_local! {
+    /// The candidate list, reused from event to event.
+    static CANDIDATES: Cell<Vec<u32>> = const { Cell::new(Vec::new()) };
 }
 
 /// How the index is laid out, for `--help`-level diagnostics and the benchmark.
@@ -61,7 +91,7 @@ impl PatternIndex {
         for p in &patterns {
             for c in p.conjuncts() {
                 for f in c.fields() {
-                    if f.exact_strings().is_some() {
+                    if f.index_keys().is_some() {
                         *popularity.entry(f.path()).or_default() += 1;
                     }
                 }
@@ -77,10 +107,12 @@ impl PatternIndex {
                 let best = c
                     .fields()
                     .iter()
-                    .filter_map(|f| Some((f, f.exact_strings()?)))
-                    .min_by_key(|(f, values)| {
+                    .filter_map(|f| Some((f, f.index_keys()?)))
+                    .min_by_key(|(f, keys)| {
                         let shared = popularity.get(f.path()).copied().unwrap_or(0);
-                        (path_weight(f.path()), usize::MAX - shared, values.len())
+                        let prefix = keys.iter().any(|k| matches!(k, IndexKey::Prefix(_)));
+                        let score = path_weight(f.path()) * 2 + u8::from(prefix);
+                        (score, usize::MAX - shared, keys.len())
                     });
                 let Some((field, values)) = best else {
                     always.push(id);
@@ -92,12 +124,24 @@ impl PatternIndex {
                         keys.push(KeyPath {
                             path: field.path().to_vec(),
                             by_value: HashMap::new(),
+                            by_prefix: HashMap::new(),
+                            prefix_lens: Vec::new(),
                         });
                         keys.len() - 1
                     }
                 };
-                for v in values {
-                    let ids = keys[slot].by_value.entry(v.into()).or_default();
+                let key = &mut keys[slot];
+                for k in values {
+                    let ids = match k {
+                        IndexKey::Exact(v) => key.by_value.entry(v.into()).or_default(),
+                        IndexKey::Prefix(p) => {
+                            if !key.prefix_lens.contains(&p.len()) {
+                                key.prefix_lens.push(p.len());
+                                key.prefix_lens.sort_unstable();
+                            }
+                            key.by_prefix.entry(p.into()).or_default()
+                        }
+                    };
                     if ids.last() != Some(&id) {
                         ids.push(id);
                     }
@@ -126,14 +170,13 @@ impl PatternIndex {
 
     /// Appends to `out` the indices of the patterns `event` matches, in ascending order.
     pub fn matches_into(&self, event: &dyn FieldSource, out: &mut Vec<usize>) {
-        let mut candidates: Vec<u32> = Vec::with_capacity(8);
+        let mut candidates = CANDIDATES.take();
+        candidates.clear();
         for key in &self.keys {
             with_segments(&key.path, |path| {
                 event.visit(path, &mut |leaf, _| {
                     if let Leaf::Str(s) = leaf {
-                        if let Some(ids) = key.by_value.get(s.as_ref()) {
-                            candidates.extend_from_slice(ids);
-                        }
+                        key.lookup(&s, &mut candidates);
                     }
                 })
             });
@@ -142,7 +185,7 @@ impl PatternIndex {
         candidates.sort_unstable();
         candidates.dedup();
         let first = out.len();
-        for id in candidates {
+        for &id in &candidates {
             let (p, c) = self.conjuncts[id as usize];
             let p = p as usize;
             if out.len() > first && out[out.len() - 1] == p {
@@ -152,6 +195,7 @@ impl PatternIndex {
                 out.push(p);
             }
         }
+        CANDIDATES.set(candidates);
     }
 
     /// The indices of the patterns `event` matches, in ascending order.

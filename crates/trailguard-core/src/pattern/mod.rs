@@ -119,9 +119,10 @@ impl FieldMatcher {
         &self.path
     }
 
-    /// The strings this field pins, when every condition is a plain exact string.
-    pub(crate) fn exact_strings(&self) -> Option<Vec<&str>> {
-        self.conditions.iter().map(Condition::exact_str).collect()
+    /// The index keys of every condition, when each has one (an exact string or a
+    /// case-sensitive prefix): the field cannot match an event without one of them.
+    pub(crate) fn index_keys(&self) -> Option<Vec<condition::IndexKey<'_>>> {
+        self.conditions.iter().map(Condition::index_key).collect()
     }
 
     fn is_exact_strings(&self) -> bool {

@@ -81,17 +81,20 @@ fn index_files_conjuncts_under_their_most_selective_field() {
         json!({"detail":{"eventSource":["ec2.amazonaws.com"],"eventName":[{"prefix":"Run"}]}}),
         json!({"detail":{"errorCode":[{"prefix":"AccessDenied"}]}}),
         json!({"$or":[{"detail":{"eventName":["DeleteTrail"]}},{"detail":{"eventName":["StopLogging"]}}]}),
+        json!({"detail":{"userAgent":[{"wildcard":"*kali*"}]}}),
     ];
     let index = PatternIndex::new(patterns.iter().map(|p| Pattern::from_value(p).unwrap()));
     let stats = index.stats();
-    assert_eq!(stats.conjuncts, 5);
+    assert_eq!(stats.conjuncts, 6);
+    // The eventName prefix files the EC2 rule under eventName, not its eventSource;
+    // the errorCode prefix is a key too; only the wildcard is checked on every event.
     assert_eq!(stats.unindexed, 1, "{stats:?}");
     assert_eq!(
         stats.key_paths,
-        vec!["detail.eventName", "detail.eventSource"]
+        vec!["detail.eventName", "detail.errorCode"]
     );
     let ev = |name: &str, source: &str, error: Option<&str>| {
-        let mut d = json!({"eventName": name, "eventSource": source});
+        let mut d = json!({"eventName": name, "eventSource": source, "userAgent": "aws-cli"});
         if let Some(e) = error {
             d["errorCode"] = json!(e);
         }
@@ -106,6 +109,11 @@ fn index_files_conjuncts_under_their_most_selective_field() {
         (ev("RunInstances", "ec2.amazonaws.com", None), vec![1]),
         (ev("StopLogging", "cloudtrail.amazonaws.com", None), vec![3]),
         (ev("GetObject", "s3.amazonaws.com", None), vec![]),
+        (
+            ev("Run", "ec2.amazonaws.com", Some("AccessDeniedException")),
+            vec![1, 2],
+        ),
+        (ev("Ru", "ec2.amazonaws.com", Some("AccessDenie")), vec![]),
     ];
     for (event, want) in cases {
         assert_eq!(index.matching(&event), want, "{event}");
