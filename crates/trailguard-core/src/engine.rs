@@ -81,6 +81,11 @@ impl Engine {
         &self.index
     }
 
+    /// The rule and part of it that pattern `i` of the index stands for.
+    pub fn entry(&self, i: usize) -> (usize, Stage) {
+        self.entries[i]
+    }
+
     /// Appends a [`Detection`] for every rule the event matches.
     pub fn detect(&self, event: &Event<'_>, out: &mut Vec<Detection>) {
         let mut matched = Vec::new();

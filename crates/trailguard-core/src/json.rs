@@ -91,12 +91,15 @@ pub trait FieldSource {
 /// more for a dotted key spelling several segments, `None` when it is not on the path.
 pub(crate) fn key_span(key: &str, path: &[&str]) -> Option<usize> {
     let first = path.first()?;
-    if key == *first {
-        return Some(1);
+    if key.len() <= first.len() {
+        return (key == *first).then_some(1);
     }
-    memchr::memchr(b'.', key.as_bytes())?;
-    let mut rest = key;
-    let mut n = 0;
+    // Longer than the segment: only a dotted key spelling this segment and more.
+    if key.as_bytes()[first.len()] != b'.' || !key.starts_with(first) {
+        return None;
+    }
+    let mut rest = &key[first.len() + 1..];
+    let mut n = 1;
     loop {
         rest = rest.strip_prefix(path.get(n)?)?;
         n += 1;

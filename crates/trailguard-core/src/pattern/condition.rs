@@ -40,6 +40,7 @@ pub(crate) enum Condition {
 pub(crate) enum IndexKey<'a> {
     Exact(&'a str),
     Prefix(&'a str),
+    Suffix(&'a str),
 }
 
 #[derive(Debug, Clone)]
@@ -105,6 +106,10 @@ impl Condition {
                 value,
                 ignore_case: false,
             }) if !value.is_empty() => Some(IndexKey::Prefix(value)),
+            Condition::Suffix(Affix {
+                value,
+                ignore_case: false,
+            }) if !value.is_empty() => Some(IndexKey::Suffix(value)),
             _ => None,
         }
     }

@@ -3,13 +3,13 @@
 //!
 //! In the spirit of AWS's event-ruler, but as an index rather than an automaton: each
 //! alternative (conjunct) of each pattern is filed under one of its fields whose
-//! conditions are all exact strings or case-sensitive prefixes, preferring
+//! conditions are all exact strings or case-sensitive prefixes or suffixes, preferring
 //! `detail.eventName`, then other specific fields, then `eventSource`/`source`, exact
-//! before prefix, and among equals the paths most conjuncts share (so an event reads
-//! few paths). An event reads each indexed path once, looks its values up (and their
-//! prefixes of the lengths filed) and fully checks only the conjuncts found, plus the
-//! few that can be filed under nothing. Per event the cost follows the patterns that
-//! could match, not how many are loaded.
+//! before prefix or suffix, and among equals the paths most conjuncts share (so an
+//! event reads few paths). An event reads each indexed path once, looks its values up
+//! (and their prefixes and suffixes of the lengths filed) and fully checks only the
+//! conjuncts found, plus the few that can be filed under nothing. Per event the cost
+//! follows the patterns that could match, not how many are loaded.
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -37,6 +37,8 @@ struct KeyPath {
     by_prefix: HashMap<Box<str>, Vec<u32>>,
     /// The lengths (bytes) of the prefixes filed, ascending.
     prefix_lens: Vec<usize>,
+    by_suffix: HashMap<Box<str>, Vec<u32>>,
+    suffix_lens: Vec<usize>,
 }
 
 impl KeyPath {
@@ -50,6 +52,17 @@ impl KeyPath {
             }
             if s.is_char_boundary(len) {
                 if let Some(ids) = self.by_prefix.get(&s[..len]) {
+                    out.extend_from_slice(ids);
+                }
+            }
+        }
+        for &len in &self.suffix_lens {
+            if len > s.len() {
+                break;
+            }
+            let at = s.len() - len;
+            if s.is_char_boundary(at) {
+                if let Some(ids) = self.by_suffix.get(&s[at..]) {
                     out.extend_from_slice(ids);
                 }
             }
@@ -110,8 +123,8 @@ impl PatternIndex {
                     .filter_map(|f| Some((f, f.index_keys()?)))
                     .min_by_key(|(f, keys)| {
                         let shared = popularity.get(f.path()).copied().unwrap_or(0);
-                        let prefix = keys.iter().any(|k| matches!(k, IndexKey::Prefix(_)));
-                        let score = path_weight(f.path()) * 2 + u8::from(prefix);
+                        let affix = keys.iter().any(|k| !matches!(k, IndexKey::Exact(_)));
+                        let score = path_weight(f.path()) * 2 + u8::from(affix);
                         (score, usize::MAX - shared, keys.len())
                     });
                 let Some((field, values)) = best else {
@@ -126,6 +139,8 @@ impl PatternIndex {
                             by_value: HashMap::new(),
                             by_prefix: HashMap::new(),
                             prefix_lens: Vec::new(),
+                            by_suffix: HashMap::new(),
+                            suffix_lens: Vec::new(),
                         });
                         keys.len() - 1
                     }
@@ -140,6 +155,13 @@ impl PatternIndex {
                                 key.prefix_lens.sort_unstable();
                             }
                             key.by_prefix.entry(p.into()).or_default()
+                        }
+                        IndexKey::Suffix(p) => {
+                            if !key.suffix_lens.contains(&p.len()) {
+                                key.suffix_lens.push(p.len());
+                                key.suffix_lens.sort_unstable();
+                            }
+                            key.by_suffix.entry(p.into()).or_default()
                         }
                     };
                     if ids.last() != Some(&id) {
@@ -202,6 +224,17 @@ impl PatternIndex {
     pub fn matching(&self, event: &dyn FieldSource) -> Vec<usize> {
         let mut out = Vec::new();
         self.matches_into(event, &mut out);
+        out
+    }
+
+    /// The patterns with an alternative checked against every event.
+    pub fn unindexed_patterns(&self) -> Vec<usize> {
+        let mut out: Vec<usize> = self
+            .always
+            .iter()
+            .map(|&id| self.conjuncts[id as usize].0 as usize)
+            .collect();
+        out.dedup();
         out
     }
 

@@ -18,7 +18,7 @@ mod ip;
 mod operators;
 pub(crate) mod wildcard;
 
-use crate::json::{with_segments, FieldSource};
+use crate::json::{with_segments, FieldSource, Leaf};
 
 use arrays::Candidates;
 pub use compile::{PatternError, MAX_COMBINATIONS, MAX_PATTERN_BYTES, MAX_PATTERN_CHARS};
@@ -41,6 +41,11 @@ pub(crate) struct Conjunct {
 pub(crate) struct FieldMatcher {
     path: Vec<String>,
     conditions: Vec<Condition>,
+    /// The plain exact strings among the conditions, sorted: a list of fifty event
+    /// names is one binary search, not fifty comparisons.
+    exact: Vec<String>,
+    /// The other conditions (indices into `conditions`).
+    others: Vec<usize>,
     /// Holds `exists: false`: the field also matches when the event has no value there.
     absent_ok: bool,
 }
@@ -108,11 +113,36 @@ impl FieldMatcher {
         let absent_ok = conditions
             .iter()
             .any(|c| matches!(c, Condition::Exists(false)));
+        let mut exact: Vec<String> = conditions
+            .iter()
+            .filter_map(|c| c.exact_str().map(str::to_owned))
+            .collect();
+        exact.sort_unstable();
+        exact.dedup();
+        let others = (0..conditions.len())
+            .filter(|&i| conditions[i].exact_str().is_none())
+            .collect();
         FieldMatcher {
             path,
             conditions,
+            exact,
+            others,
             absent_ok,
         }
+    }
+
+    fn matches_leaf(&self, leaf: &Leaf<'_>) -> bool {
+        if let Leaf::Str(s) = leaf {
+            if !self.exact.is_empty()
+                && self
+                    .exact
+                    .binary_search_by(|e| e.as_str().cmp(s.as_ref()))
+                    .is_ok()
+            {
+                return true;
+            }
+        }
+        self.others.iter().any(|&i| self.conditions[i].matches(leaf))
     }
 
     pub(crate) fn path(&self) -> &[String] {
@@ -136,7 +166,7 @@ impl FieldMatcher {
         with_segments(&self.path, |path| {
             event.visit(path, &mut |leaf, steps| {
                 any_value = true;
-                if free || !self.conditions.iter().any(|c| c.matches(&leaf)) {
+                if free || !self.matches_leaf(&leaf) {
                     return;
                 }
                 if steps.is_empty() {

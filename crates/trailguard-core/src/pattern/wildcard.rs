@@ -18,10 +18,22 @@ const MAX_COMPLEXITY: usize = 10;
 
 /// A parsed wildcard pattern. `segments` holds the literal text between stars, so it
 /// always has one more element than the pattern has stars.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) struct Wildcard {
     segments: Vec<String>,
+    /// A searcher for each middle segment, built once: patterns are matched against
+    /// many events.
+    finders: Vec<memchr::memmem::Finder<'static>>,
 }
+
+impl PartialEq for Wildcard {
+    fn eq(&self, other: &Self) -> bool {
+        self.segments == other.segments
+    }
+}
+
+impl Eq for Wildcard {}
+
 
 /// Why a wildcard operand is rejected. `Display` is AWS's wording.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -70,7 +82,14 @@ impl Wildcard {
             }
         }
         segments.push(current);
-        Ok(Wildcard { segments })
+        let finders = match segments.len() {
+            0..=2 => Vec::new(),
+            n => segments[1..n - 1]
+                .iter()
+                .map(|m| memchr::memmem::Finder::new(m.as_bytes()).into_owned())
+                .collect(),
+        };
+        Ok(Wildcard { segments, finders })
     }
 
     /// Whether `s` matches, in linear time without recursion: the first and last
@@ -83,16 +102,20 @@ impl Wildcard {
             Some((first, rest)) if !rest.is_empty() => (first.as_bytes(), rest),
             _ => return s == self.segments[0].as_bytes(),
         };
-        let (last, middle) = rest.split_last().expect("rest is not empty");
+        let Some(last) = rest.last() else {
+            return false;
+        };
         let last = last.as_bytes();
-        if s.len() < first.len() + last.len() || !s.starts_with(first) || !s.ends_with(last) {
+        if s.len() < first.len() + last.len()
+            || (!first.is_empty() && !s.starts_with(first))
+            || (!last.is_empty() && !s.ends_with(last))
+        {
             return false;
         }
         let mut hay = &s[first.len()..s.len() - last.len()];
-        for segment in middle {
-            let needle = segment.as_bytes();
-            match memchr::memmem::find(hay, needle) {
-                Some(at) => hay = &hay[at + needle.len()..],
+        for finder in &self.finders {
+            match finder.find(hay) {
+                Some(at) => hay = &hay[at + finder.needle().len()..],
                 None => return false,
             }
         }
