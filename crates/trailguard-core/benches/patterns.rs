@@ -26,9 +26,21 @@
 //! seed; no network). The catalogue holds 1,188 distinct (eventSource, eventName)
 //! pairs over 39 AWS services, built from each service's real API names and its
 //! verbs x nouns, and includes every pair that occurs in the example data. Rule `i`
-//! pins catalogue pair `i` of the shuffle, except that the 43 pairs seen in the data
-//! are spread evenly over the 1,000 positions (one in the first 10 rules, five in the
-//! first 100, all 43 in the 1,000), so each set has its share of rules that meet the
+//! pins catalogue pair `i` of the shuffle, except for the pairs of the traffic, placed
+//! in one of two layouts:
+//!
+//! - `Targets` (`index/{10,100,1000}`): every set starts with the same 7 detection
+//!   targets the traffic meets (`CreateAccessKey`, `RunInstances`, `ConsoleLogin`,
+//!   `GetSecretValue`, `GetCallerIdentity`, `UpdateAccessKey`, `TerminateInstances`),
+//!   and the rest of each set pins calls this traffic does not make: a bigger pack
+//!   adds rules for other calls, not for the routine reads of this account. The events
+//!   that meet a rule are the same for the 10 and the 1,000, so the ratio shows what
+//!   the rules that cannot match cost.
+//! - `AllTraffic` (`index/all-traffic-{10,1000}`): all 43 pairs of the traffic spread
+//!   evenly over the 1,000 positions (one in the first 10): the 1,000 meet nearly every
+//!   event (also its routine reads) and the 10 almost none, so the ratio also counts
+//!   the matches themselves. The worst case, reported next to the other.
+//!
 //! traffic. Rule `i`'s shape follows `i % 10` (its details `i / 10`; the rarest shapes
 //! `i % 100`), so the 10 rules are the first 10 of the 100, which are the first 100 of
 //! the 1,000, in the same proportions:
@@ -417,8 +429,24 @@ fn verb(name: &str) -> &str {
     &name[..end]
 }
 
+/// Where the pairs of the traffic go among the rules.
+#[derive(Clone, Copy, PartialEq)]
+enum Layout {
+    /// Every set holds the same detection targets met by the traffic (the first
+    /// [`TARGETS`] pairs of [`SEEN`]: the calls worth an alert) in its first rules, and
+    /// the rest pins other API calls: a bigger pack adds rules for calls this traffic
+    /// does not make, as real packs do.
+    Targets,
+    /// All 43 pairs of the traffic spread over the 1,000 (one in the first 10): the
+    /// 1,000 meet nearly every event, the 10 almost none. The worst case for the ratio.
+    AllTraffic,
+}
+
+/// The pairs of [`SEEN`] that detection rules target (writes, sign-ins, secret reads).
+const TARGETS: usize = 7;
+
 /// The catalogue pair each of the first `n` rules pins (see the module docs).
-fn rule_pairs(n: usize) -> (Pairs, Pairs) {
+fn rule_pairs(n: usize, layout: Layout) -> (Pairs, Pairs) {
     let all = catalogue();
     for (s, name) in SEEN {
         assert!(
@@ -438,10 +466,19 @@ fn rule_pairs(n: usize) -> (Pairs, Pairs) {
     }
     let total = 1000;
     let mut seen_at = HashMap::new();
-    for k in 0..SEEN.len() {
-        let at = k * total / SEEN.len() + 2;
-        // Not on a slot of the rules that pin no eventName (`i % 10 == 9`).
-        seen_at.insert(if at % 10 == 9 { at - 1 } else { at }, k);
+    match layout {
+        Layout::Targets => {
+            for k in 0..TARGETS {
+                seen_at.insert(k, k);
+            }
+        }
+        Layout::AllTraffic => {
+            for k in 0..SEEN.len() {
+                let at = k * total / SEEN.len() + 2;
+                // Not on a slot of the rules that pin no eventName (`i % 10 == 9`).
+                seen_at.insert(if at % 10 == 9 { at - 1 } else { at }, k);
+            }
+        }
     }
     let mut rest = rest.into_iter();
     let pairs = (0..n)
@@ -450,12 +487,20 @@ fn rule_pairs(n: usize) -> (Pairs, Pairs) {
             None => rest.next().expect("catalogue has 1000 pairs"),
         })
         .collect();
+    // In `Targets`, a multi-name rule's extra names stay clear of the routine calls.
+    let all = match layout {
+        Layout::Targets => all
+            .into_iter()
+            .filter(|(s, n)| !SEEN[TARGETS..].iter().any(|(ss, sn)| ss == s && sn == n))
+            .collect(),
+        Layout::AllTraffic => all,
+    };
     (pairs, all)
 }
 
 /// `n` rules; the first `m` of `rules(n)` are `rules(m)`.
-fn rules(n: usize) -> Vec<Value> {
-    let (pairs, all) = rule_pairs(n);
+fn rules(n: usize, layout: Layout) -> Vec<Value> {
+    let (pairs, all) = rule_pairs(n, layout);
     pairs
         .iter()
         .enumerate()
@@ -731,9 +776,9 @@ fn benches(c: &mut Criterion) {
             "the catalogue lacks {s} {n}"
         );
     }
-    let all = rules(1000);
+    let all = rules(1000, Layout::Targets);
     assert_eq!(
-        rules(10)[..],
+        rules(10, Layout::Targets)[..],
         all[..10],
         "the 10 rules are the first of the 1000"
     );
@@ -744,6 +789,7 @@ fn benches(c: &mut Criterion) {
             .collect();
         compile(&picked)
     };
+    let all_traffic = rules(1000, Layout::AllTraffic);
     let builtin: Vec<Pattern> = trailguard_core::rule::builtin_rules()
         .expect("built-in rules")
         .into_iter()
@@ -755,6 +801,8 @@ fn benches(c: &mut Criterion) {
         ("10".into(), subset(&|i| i < 10)),
         ("100".into(), subset(&|i| i < 100)),
         ("1000".into(), subset(&|_| true)),
+        ("all-traffic-10".into(), compile(&all_traffic[..10])),
+        ("all-traffic-1000".into(), compile(&all_traffic)),
         ("builtin".into(), builtin),
         // The 1000, taken apart: where its time goes (see BENCHMARKS.md).
         ("1000-minus-unindexed".into(), subset(&|i| !unindexed(i))),
@@ -780,7 +828,7 @@ fn benches(c: &mut Criterion) {
     // Bare records (the archive path), parsed once: matching only.
     let mut group = c.benchmark_group("index");
     group.throughput(Throughput::Elements(n_bare));
-    for n in ["10", "100", "1000"] {
+    for n in ["10", "100", "1000", "all-traffic-10", "all-traffic-1000"] {
         let index = &set(n).1;
         group.bench_function(BenchmarkId::from_parameter(n), |b| {
             b.iter(|| black_box(match_all(&bare, index, &mut out)))

@@ -142,7 +142,9 @@ impl FieldMatcher {
                 return true;
             }
         }
-        self.others.iter().any(|&i| self.conditions[i].matches(leaf))
+        self.others
+            .iter()
+            .any(|&i| self.conditions[i].matches(leaf))
     }
 
     pub(crate) fn path(&self) -> &[String] {

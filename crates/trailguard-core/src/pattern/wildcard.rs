@@ -34,7 +34,6 @@ impl PartialEq for Wildcard {
 
 impl Eq for Wildcard {}
 
-
 /// Why a wildcard operand is rejected. `Display` is AWS's wording.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum WildcardError {
