@@ -13,6 +13,7 @@
 
 use std::cell::Cell;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::json::{with_segments, FieldSource, Leaf};
 
@@ -33,12 +34,9 @@ pub struct PatternIndex {
 #[derive(Debug, Clone)]
 struct KeyPath {
     path: Vec<String>,
-    by_value: HashMap<Box<str>, Vec<u32>>,
-    by_prefix: HashMap<Box<str>, Vec<u32>>,
-    /// The lengths (bytes) of the prefixes filed, ascending.
-    prefix_lens: Vec<usize>,
-    by_suffix: HashMap<Box<str>, Vec<u32>>,
-    suffix_lens: Vec<usize>,
+    by_value: Map,
+    by_prefix: AffixMap,
+    by_suffix: AffixMap,
 }
 
 impl KeyPath {
@@ -46,29 +44,129 @@ impl KeyPath {
         if let Some(ids) = self.by_value.get(s) {
             out.extend_from_slice(ids);
         }
-        for &len in &self.prefix_lens {
-            if len > s.len() {
-                break;
-            }
-            if s.is_char_boundary(len) {
-                if let Some(ids) = self.by_prefix.get(&s[..len]) {
-                    out.extend_from_slice(ids);
-                }
-            }
+        self.by_prefix.lookup(s, false, out);
+        self.by_suffix.lookup(s, true, out);
+    }
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+fn fnv(mut h: u64, bytes: impl Iterator<Item = u8>) -> u64 {
+    for b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// One key and the conjuncts filed under it.
+type Filed = (Box<str>, Vec<u32>);
+
+/// Prefixes (or suffixes) by the FNV-1a hash of their bytes (a suffix's read from its
+/// end), so that all the prefixes of one value are hashed in a single pass over it.
+#[derive(Debug, Clone, Default)]
+struct AffixMap {
+    by_hash: HashMap<u64, Vec<Filed>, BuildHasherDefault<Identity>>,
+    /// The lengths (bytes) filed, ascending.
+    lens: Vec<usize>,
+}
+
+impl AffixMap {
+    fn hash(key: &str, suffix: bool) -> u64 {
+        if suffix {
+            fnv(FNV_OFFSET, key.bytes().rev())
+        } else {
+            fnv(FNV_OFFSET, key.bytes())
         }
-        for &len in &self.suffix_lens {
-            if len > s.len() {
+    }
+
+    fn entry(&mut self, key: &str, suffix: bool) -> &mut Vec<u32> {
+        if !self.lens.contains(&key.len()) {
+            self.lens.push(key.len());
+            self.lens.sort_unstable();
+        }
+        let bucket = self.by_hash.entry(Self::hash(key, suffix)).or_default();
+        let at = match bucket.iter().position(|(k, _)| **k == *key) {
+            Some(at) => at,
+            None => {
+                bucket.push((key.into(), Vec::new()));
+                bucket.len() - 1
+            }
+        };
+        &mut bucket[at].1
+    }
+
+    fn lookup(&self, s: &str, suffix: bool, out: &mut Vec<u32>) {
+        let bytes = s.as_bytes();
+        let mut h = FNV_OFFSET;
+        let mut done = 0;
+        for &len in &self.lens {
+            if len > bytes.len() {
                 break;
             }
-            let at = s.len() - len;
-            if s.is_char_boundary(at) {
-                if let Some(ids) = self.by_suffix.get(&s[at..]) {
+            let (piece, at) = if suffix {
+                let end = bytes.len() - done;
+                (&bytes[bytes.len() - len..end], bytes.len() - len)
+            } else {
+                (&bytes[done..len], len)
+            };
+            h = if suffix {
+                fnv(h, piece.iter().rev().copied())
+            } else {
+                fnv(h, piece.iter().copied())
+            };
+            done = len;
+            if !s.is_char_boundary(at) {
+                continue;
+            }
+            let Some(bucket) = self.by_hash.get(&h) else {
+                continue;
+            };
+            let affix = if suffix { &s[at..] } else { &s[..at] };
+            for (key, ids) in bucket {
+                if **key == *affix {
                     out.extend_from_slice(ids);
                 }
             }
         }
     }
 }
+
+/// For keys that are already hashes.
+#[derive(Default)]
+struct Identity(u64);
+
+impl Hasher for Identity {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = fnv(self.0 ^ FNV_OFFSET, bytes.iter().copied());
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// FNV-1a: the keys are short strings from our own rules, looked up several times per
+/// event; SipHash's protection against chosen keys is not needed for them.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let start = if self.0 == 0 { FNV_OFFSET } else { self.0 };
+        self.0 = fnv(start, bytes.iter().copied());
+    }
+}
+
+type Map = HashMap<Box<str>, Vec<u32>, BuildHasherDefault<Fnv>>;
 
 thread_local! {
     /// The candidate list, reused from event to event.
@@ -136,11 +234,9 @@ impl PatternIndex {
                     None => {
                         keys.push(KeyPath {
                             path: field.path().to_vec(),
-                            by_value: HashMap::new(),
-                            by_prefix: HashMap::new(),
-                            prefix_lens: Vec::new(),
-                            by_suffix: HashMap::new(),
-                            suffix_lens: Vec::new(),
+                            by_value: Map::default(),
+                            by_prefix: AffixMap::default(),
+                            by_suffix: AffixMap::default(),
                         });
                         keys.len() - 1
                     }
@@ -149,20 +245,8 @@ impl PatternIndex {
                 for k in values {
                     let ids = match k {
                         IndexKey::Exact(v) => key.by_value.entry(v.into()).or_default(),
-                        IndexKey::Prefix(p) => {
-                            if !key.prefix_lens.contains(&p.len()) {
-                                key.prefix_lens.push(p.len());
-                                key.prefix_lens.sort_unstable();
-                            }
-                            key.by_prefix.entry(p.into()).or_default()
-                        }
-                        IndexKey::Suffix(p) => {
-                            if !key.suffix_lens.contains(&p.len()) {
-                                key.suffix_lens.push(p.len());
-                                key.suffix_lens.sort_unstable();
-                            }
-                            key.by_suffix.entry(p.into()).or_default()
-                        }
+                        IndexKey::Prefix(p) => key.by_prefix.entry(p, false),
+                        IndexKey::Suffix(p) => key.by_suffix.entry(p, true),
                     };
                     if ids.last() != Some(&id) {
                         ids.push(id);
