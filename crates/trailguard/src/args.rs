@@ -38,6 +38,9 @@ pub enum Command {
     /// List, show, test and export detection rules.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Generate synthetic CloudTrail to measure the rules on (a benign week: `background`).
+    #[command(after_long_help = SIMULATE_EXAMPLES)]
+    Simulate(SimulateArgs),
     /// Work with EventBridge event patterns.
     #[command(subcommand)]
     Pattern(PatternCommand),
@@ -103,6 +106,49 @@ pub struct DetectArgs {
     /// No progress bar and no summary on stderr (errors are still reported).
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+const SIMULATE_EXAMPLES: &str = "\
+Scenarios:
+  background   a week of ordinary activity of one account: console users with MFA from
+               the office, a CI role deploying, application roles reading secrets and
+               keys, Auto Scaling launching instances, a reporting job whose long-term
+               key is rotated mid-week. Nothing malicious: every high alert on it is noise.
+
+Examples:
+  trailguard simulate background --out /tmp/benign
+  trailguard detect --min-severity high /tmp/benign      # should stay (nearly) silent
+  trailguard simulate background --events 1000000 --days 30 --out /tmp/month";
+
+#[derive(Args, Debug)]
+pub struct SimulateArgs {
+    /// What to generate.
+    #[arg(value_enum)]
+    pub scenario: Scenario,
+    /// Folder to write the CloudTrail archive into (AWSLogs/... below it).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// About how many events in all.
+    #[arg(long, default_value_t = 100_000)]
+    pub events: u64,
+    /// How many days, from --start.
+    #[arg(long, default_value_t = 7)]
+    pub days: u32,
+    /// First day (RFC 3339, UTC). The default is a Monday.
+    #[arg(long, default_value = "2025-03-03T00:00:00Z")]
+    pub start: String,
+    /// The account the activity belongs to.
+    #[arg(long, default_value = "111122223333")]
+    pub account: String,
+    /// The same seed gives the same archive.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scenario {
+    /// A benign week of one account.
+    Background,
 }
 
 #[derive(Args, Debug)]

@@ -9,6 +9,7 @@ mod export;
 mod pattern_cmd;
 mod progress;
 mod rules_cmd;
+mod simulate;
 mod sinks;
 mod time_arg;
 
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
         Command::Detect(a) => detect::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Rules(a) => rules_cmd::run(a),
+        Command::Simulate(a) => simulate::run(a),
         Command::Pattern(PatternCommand::Test(a)) => pattern_cmd::run(a),
     };
     match result {

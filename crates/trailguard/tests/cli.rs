@@ -144,12 +144,12 @@ fn demo_catches_the_incident() {
     assert!(out.status.success());
     let alerts = alerts(&out.stdout);
     assert_incident(&alerts);
-    // The routine rotation from a console session is reported, but not as critical.
+    // The routine rotation from a console session with MFA is reported at medium.
     let routine = alerts
         .iter()
         .find(|a| a["event_ids"][0] == expected()["routine_key_rotation"]["event_id"])
         .expect("routine rotation alert");
-    assert_eq!(routine["rule"]["severity"], "high");
+    assert_eq!(routine["rule"]["severity"], "medium");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("507 events read"), "{stderr}");
     assert!(stderr.contains("1 CloudTrail digest"), "{stderr}");
