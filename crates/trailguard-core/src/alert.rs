@@ -18,6 +18,16 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// One level up (critical stays critical).
+    pub fn raised(self) -> Severity {
+        match self {
+            Severity::Info => Severity::Low,
+            Severity::Low => Severity::Medium,
+            Severity::Medium => Severity::High,
+            Severity::High | Severity::Critical => Severity::Critical,
+        }
+    }
+
     pub const ALL: [Severity; 5] = [
         Severity::Info,
         Severity::Low,

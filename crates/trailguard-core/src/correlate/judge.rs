@@ -48,6 +48,8 @@ pub(super) fn judge(
     steps.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
 
     let mut crossings: BTreeMap<(usize, String, i64), Crossing> = BTreeMap::new();
+    // (access key, source IP) -> when the key was first seen from it, past learning.
+    let mut fresh: BTreeMap<(String, String), i64> = BTreeMap::new();
     for step in steps {
         match step {
             Step::Seen(mut d) => {
@@ -64,6 +66,9 @@ pub(super) fn judge(
                         "{value} is new for {key} (known since {})",
                         format_millis(s.key_since_ms)
                     ));
+                    if is_key_ip(&rules[d.rule]) {
+                        fresh.entry((key, value)).or_insert(d.time_ms);
+                    }
                     out.push(d);
                 }
             }
@@ -182,7 +187,52 @@ pub(super) fn judge(
             out.push(d);
         }
     }
+    raise_near_fresh_addresses(&mut out, &fresh, rules);
     Ok(out)
+}
+
+/// How long after a key's first call from a new address its other detections count as
+/// coming from that new address.
+const FRESH_MS: i64 = 3_600_000;
+
+/// Whether a first-seen rule tracks source addresses per access key.
+fn is_key_ip(rule: &Rule) -> bool {
+    matches!(&rule.stateful, Some(Stateful::FirstSeen { per, value, .. })
+        if per.join(".") == "detail.userIdentity.accessKeyId" && value.join(".") == "detail.sourceIPAddress")
+}
+
+/// Severity follows context: any detection by a key, from an address the key was first
+/// seen at less than an hour before, is raised one level (a `CreateAccessKey` that is
+/// routine from the usual office becomes serious from a brand-new address).
+fn raise_near_fresh_addresses(
+    out: &mut [Detection],
+    fresh: &BTreeMap<(String, String), i64>,
+    rules: &[Rule],
+) {
+    if fresh.is_empty() {
+        return;
+    }
+    for d in out.iter_mut() {
+        if is_key_ip(&rules[d.rule]) {
+            continue;
+        }
+        let (Some(key), Some(ip)) = (&d.actor.access_key_id, &d.actor.source_ip) else {
+            continue;
+        };
+        let Some(&since) = fresh.get(&(key.clone(), ip.clone())) else {
+            continue;
+        };
+        if (0..=FRESH_MS).contains(&(d.time_ms - since)) {
+            let raised = d.severity.raised();
+            if raised != d.severity {
+                d.severity = raised;
+                d.reasons.push(format!(
+                    "from {ip}, first seen for {key} at {}",
+                    format_millis(since)
+                ));
+            }
+        }
+    }
 }
 
 fn human_duration(ms: i64) -> String {

@@ -184,3 +184,55 @@ fn collection_is_bounded() {
     assert!(samples <= 2 * SAMPLES_PER_BUCKET, "{samples}");
     assert_eq!(c.marks.values().map(Vec::len).sum::<usize>(), 5000);
 }
+
+#[test]
+fn detections_from_a_freshly_seen_address_are_raised() {
+    const PLAIN: &str = r#"
+id: t-create-key
+title: key created
+severity: medium
+match: {detail: {eventName: [CreateAccessKey]}}
+summary: "created"
+tests: {match: [{eventSource: iam.amazonaws.com, eventName: CreateAccessKey}]}
+"#;
+    let mut all = rules();
+    all.push(Rule::from_yaml(PLAIN, "test").unwrap());
+    let engine = Engine::new(all);
+    let records = [
+        call("a", 0, "AKIA1", "10.0.0.1", "GetUser", None),
+        create_key("office", 90, "AKIA1", "10.0.0.1", "AKIAX1"),
+        call(
+            "new",
+            100,
+            "AKIA1",
+            "198.51.100.7",
+            "GetCallerIdentity",
+            None,
+        ),
+        create_key("fresh", 110, "AKIA1", "198.51.100.7", "AKIAX2"),
+        create_key("late", 300, "AKIA1", "198.51.100.7", "AKIAX3"),
+    ];
+    let mut c = Collector::new();
+    for r in &records {
+        let mut found = Vec::new();
+        engine.detect(&Event::from_json(r.as_bytes()).unwrap(), &mut found);
+        for d in found {
+            c.add(d, engine.rules());
+        }
+    }
+    let out = c.judge(engine.rules(), &mut MemoryStore::new()).unwrap();
+    let severity = |id: &str| {
+        out.iter()
+            .find(|d| d.event_id == id && engine.rules()[d.rule].id() == "t-create-key")
+            .map(|d| d.severity)
+            .unwrap()
+    };
+    use crate::Severity;
+    assert_eq!(severity("office"), Severity::Medium);
+    assert_eq!(
+        severity("fresh"),
+        Severity::High,
+        "ten minutes after the new address"
+    );
+    assert_eq!(severity("late"), Severity::Medium, "over an hour later");
+}
