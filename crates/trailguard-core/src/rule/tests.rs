@@ -22,16 +22,23 @@ fn key_creation_severity_follows_context() {
         rule.severity_for(&ev)
     };
     let console_self = r#"{"eventType":"AwsApiCall","eventSource":"iam.amazonaws.com","eventName":"CreateAccessKey","sessionCredentialFromConsole":"true","userIdentity":{"type":"IAMUser","userName":"alice","accessKeyId":"ASIAX"},"requestParameters":{"userName":"alice"}}"#;
-    assert_eq!(sev(console_self).0, Severity::High);
+    // Rotation from a console session: routine, for oneself or for another user.
+    assert_eq!(sev(console_self).0, Severity::Medium);
     let console_other = console_self.replace(
         r#""requestParameters":{"userName":"alice"}"#,
         r#""requestParameters":{"userName":"bob"}"#,
     );
-    let (s, reasons) = sev(&console_other);
-    assert_eq!(s, Severity::Critical);
+    assert_eq!(sev(&console_other).0, Severity::Medium);
+    // For another user outside the console (a role, say): high.
+    let role_other = console_other
+        .replace(r#""sessionCredentialFromConsole":"true","#, "")
+        .replace(r#""type":"IAMUser""#, r#""type":"AssumedRole""#)
+        .replace("ASIAX", "");
+    let (s, reasons) = sev(&role_other);
+    assert_eq!(s, Severity::High, "{reasons:?}");
     assert_eq!(
         reasons,
-        ["key created for a different user than the caller"]
+        ["key created for a different user than the caller, outside a console session"]
     );
     let by_key = r#"{"eventType":"AwsApiCall","eventSource":"iam.amazonaws.com","eventName":"CreateAccessKey","userIdentity":{"type":"IAMUser","userName":"admin","accessKeyId":"AKIAX"},"requestParameters":{"userName":"admin"}}"#;
     let (s, reasons) = sev(by_key);
