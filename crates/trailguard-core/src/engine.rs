@@ -41,6 +41,16 @@ impl Detection {
     }
 }
 
+/// One rule (or part of a stateful rule) an event matched.
+#[derive(Debug, Clone)]
+pub struct Match {
+    pub rule: usize,
+    pub stage: Stage,
+    /// For a stateful rule: the key and the value the judging needs.
+    pub observed: [Option<String>; 2],
+    pub time_ms: i64,
+}
+
 pub struct Engine {
     rules: Vec<Rule>,
     index: PatternIndex,
@@ -88,21 +98,36 @@ impl Engine {
 
     /// Appends a [`Detection`] for every rule the event matches.
     pub fn detect(&self, event: &Event<'_>, out: &mut Vec<Detection>) {
+        self.each_match(event, |m| out.push(self.detection(&m, event)));
+    }
+
+    /// Calls `f` with every (rule, part) the event matches and what a stateful rule
+    /// needs to judge it, without building the detection: most matches of stateful
+    /// pre-filters are never reported, and a detection costs far more than a match.
+    pub fn each_match(&self, event: &Event<'_>, mut f: impl FnMut(Match)) {
         let mut matched = Vec::new();
         self.index.matches_into(event, &mut matched);
         for m in matched {
-            let (i, stage) = self.entries[m];
-            out.push(self.detection(i, stage, &self.rules[i], event));
+            let (rule, stage) = self.entries[m];
+            let observed = match &self.rules[rule].stateful {
+                Some(s) => s
+                    .paths(stage)
+                    .map(|p| p.and_then(|p| with_segments(p, |p| event.first_string(p)))),
+                None => [None, None],
+            };
+            f(Match {
+                rule,
+                stage,
+                observed,
+                time_ms: event.time_millis().unwrap_or(0),
+            });
         }
     }
 
-    fn detection(&self, index: usize, stage: Stage, rule: &Rule, event: &Event<'_>) -> Detection {
-        let observed = match &rule.stateful {
-            Some(s) => s
-                .paths(stage)
-                .map(|p| p.and_then(|p| with_segments(p, |p| event.first_string(p)))),
-            None => [None, None],
-        };
+    /// The full detection for a match.
+    pub fn detection(&self, m: &Match, event: &Event<'_>) -> Detection {
+        let (index, stage, rule) = (m.rule, m.stage, &self.rules[m.rule]);
+        let observed = m.observed.clone();
         let (severity, reasons) = rule.severity_for(event);
         let identity = event.identity();
         let arn = identity

@@ -115,6 +115,8 @@ pub struct Outcome {
 /// Reads every input in parallel, matches each event once, and folds the matches.
 pub fn scan(config: &DetectConfig) -> Result<Outcome> {
     let engine = Engine::new(config.rules.clone());
+    // One collector for all reading threads: what it keeps of a stateful rule's matches
+    // depends on how many it has seen, across all files.
     let collected = Mutex::new(Collector::new());
     let show_progress = !config.quiet && io::stderr().is_terminal();
     let progress = BarProgress::new(show_progress);
@@ -130,14 +132,13 @@ pub fn scan(config: &DetectConfig) -> Result<Outcome> {
                     return;
                 }
             }
-            let mut found = Vec::new();
-            engine.detect(event, &mut found);
-            if !found.is_empty() {
-                let mut c = collected.lock().unwrap_or_else(|p| p.into_inner());
-                for d in found {
-                    c.add(d, engine.rules());
-                }
-            }
+            let mut guard = None;
+            let id = event.event_id().unwrap_or("");
+            engine.each_match(event, |m| {
+                let c = guard
+                    .get_or_insert_with(|| collected.lock().unwrap_or_else(|p| p.into_inner()));
+                c.offer(m, id, engine.rules(), |m| engine.detection(m, event));
+            });
         },
     );
     progress.finish();

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{order, Collector, Mark, HOUR_MS};
+use super::{hash, order, Collector, Mark, HOUR_MS};
 use crate::engine::Detection;
 use crate::rule::{Rule, Stateful};
 use crate::state::{Remembered, Store, StoreError};
@@ -16,12 +16,13 @@ enum Step {
 }
 
 impl Step {
-    /// Time, eventID, then first steps before second steps of the same instant.
-    fn sort_key(&self) -> (i64, &str, u8) {
+    /// Time, first steps before second steps of the same instant, then the eventID
+    /// (hashed) so that equal times still have one order.
+    fn sort_key(&self) -> (i64, u8, u64) {
         match self {
-            Step::Seen(d) | Step::First(d) => (order(d).0, order(d).1, 0),
-            Step::Mark(_, _, m) => (m.time_ms, &m.event_id, 0),
-            Step::Then(d) => (order(d).0, order(d).1, 1),
+            Step::Seen(d) | Step::First(d) => (d.time_ms, 0, hash(&d.event_id)),
+            Step::Mark(_, _, m) => (m.time_ms, 0, m.event),
+            Step::Then(d) => (d.time_ms, 1, hash(&d.event_id)),
         }
     }
 }
@@ -45,7 +46,7 @@ pub(super) fn judge(
     }
     steps.extend(c.firsts.into_iter().map(Step::First));
     steps.extend(c.thens.into_values().flatten().map(Step::Then));
-    steps.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    steps.sort_by_key(Step::sort_key);
 
     let mut crossings: BTreeMap<(usize, String, i64), Crossing> = BTreeMap::new();
     // (access key, source IP) -> when the key was first seen from it, past learning.
@@ -83,14 +84,20 @@ pub(super) fn judge(
                     continue;
                 };
                 let item = if distinct.is_some() {
-                    match m.item.as_deref() {
-                        Some(i) => Some(i),
+                    match m.item {
+                        Some(i) => Some(format!("{i:016x}")),
                         None => continue,
                     }
                 } else {
                     None
                 };
-                let w = store.window_add(rules[rule].id(), &key, m.time_ms, item, *window_ms)?;
+                let w = store.window_add(
+                    rules[rule].id(),
+                    &key,
+                    m.time_ms,
+                    item.as_deref(),
+                    *window_ms,
+                )?;
                 let count = if distinct.is_some() {
                     w.distinct
                 } else {
@@ -160,7 +167,14 @@ pub(super) fn judge(
         else {
             continue;
         };
-        let Some(s) = samples.remove(&(rule, key.clone(), bucket)) else {
+        // The crossing's own hour, else the group's nearest hour with samples (a
+        // group's first matches to arrive are not sampled).
+        let slot = samples
+            .keys()
+            .filter(|(r, k, _)| *r == rule && *k == key)
+            .min_by_key(|(_, _, b)| (b - bucket).abs())
+            .cloned();
+        let Some(s) = slot.and_then(|slot| samples.remove(&slot)) else {
             continue;
         };
         let mut kept: Vec<Detection> = s.earliest.into_iter().chain(s.latest).collect();

@@ -6,9 +6,10 @@
 //! What is kept (the bounds, per rule):
 //! - `first_seen`: the earliest match per (key, value): a later sighting of a value is
 //!   never its first, so nothing else can alert.
-//! - `threshold`: every match as a mark (time, eventID, distinct item) for counting,
-//!   and as full detections only the first and last [`SAMPLES_PER_BUCKET`] of each
-//!   group per hour, which is what an alert shows.
+//! - `threshold`: every match as a mark (time and hashes of the eventID and distinct
+//!   item: 32 bytes) for counting, and full detections (the first and last
+//!   [`SAMPLES_PER_BUCKET`], what an alert shows) only for the hours of a group that,
+//!   with their neighbours, hold as many matches as the threshold.
 //! - `sequence`: every first step (rare by design: `CreateAccessKey`), and the earliest
 //!   [`THEN_PER_KEY`] second steps per join value.
 
@@ -16,7 +17,7 @@ mod judge;
 
 use std::collections::HashMap;
 
-use crate::engine::Detection;
+use crate::engine::{Detection, Match};
 use crate::rule::{Rule, Stage, Stateful};
 use crate::state::{Store, StoreError};
 
@@ -24,6 +25,8 @@ use crate::state::{Store, StoreError};
 pub const SAMPLES_PER_BUCKET: usize = 8;
 /// Second steps kept per sequence join value.
 pub const THEN_PER_KEY: usize = 16;
+/// Values collected per first-seen key (as many as the stores remember).
+pub const VALUES_PER_KEY: usize = 1024;
 const HOUR_MS: i64 = 3_600_000;
 
 /// The matches of stateful rules (and the final detections of plain ones) of one run.
@@ -31,17 +34,48 @@ const HOUR_MS: i64 = 3_600_000;
 pub struct Collector {
     alerts: Vec<Detection>,
     first_seen: HashMap<(usize, String, String), Detection>,
+    values_per_key: HashMap<(usize, String), usize>,
     marks: HashMap<(usize, String), Vec<Mark>>,
+    /// Matches (or distinct items, up to the threshold) per group and window-long slice
+    /// of time, to sample only where a crossing could be.
+    hour_counts: HashMap<(usize, String, i64), HourCount>,
     samples: HashMap<(usize, String, i64), Samples>,
     firsts: Vec<Detection>,
     thens: HashMap<(usize, String), Vec<Detection>>,
 }
 
-#[derive(Debug, Clone)]
+/// One threshold match, as small as it can be: hashes stand in for the eventID (order
+/// among equal times) and the distinct item.
+#[derive(Debug, Clone, Copy)]
 struct Mark {
     time_ms: i64,
-    event_id: String,
-    item: Option<String>,
+    event: u64,
+    item: Option<u64>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct HourCount {
+    events: u64,
+    items: std::collections::HashSet<u64>,
+}
+
+impl HourCount {
+    fn add(&mut self, item: Option<u64>, cap: u64) {
+        self.events += 1;
+        if let Some(i) = item {
+            if (self.items.len() as u64) < cap {
+                self.items.insert(i);
+            }
+        }
+    }
+
+    fn measure(&self, distinct: bool) -> u64 {
+        if distinct {
+            self.items.len() as u64
+        } else {
+            self.events
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -54,12 +88,30 @@ fn order(d: &Detection) -> (i64, &str) {
     (d.time_ms, &d.event_id)
 }
 
+fn hash(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Whether a detection at `at` would be kept among the `cap` earliest (or latest).
+fn would_keep(kept: &[Detection], at: (i64, &str), cap: usize, earliest: bool) -> bool {
+    if kept.iter().any(|k| k.event_id == at.1 && !at.1.is_empty()) {
+        return false;
+    }
+    if kept.len() < cap {
+        return true;
+    }
+    if earliest {
+        kept.iter().map(order).max().is_some_and(|worst| at < worst)
+    } else {
+        kept.iter().map(order).min().is_some_and(|worst| at > worst)
+    }
+}
+
 /// Keeps `d` if it is among the `cap` earliest (or latest) of `kept`.
 fn keep(kept: &mut Vec<Detection>, d: Detection, cap: usize, earliest: bool) {
-    if kept
-        .iter()
-        .any(|k| k.event_id == d.event_id && !d.event_id.is_empty())
-    {
+    if !would_keep(kept, order(&d), cap, earliest) {
         return;
     }
     if kept.len() < cap {
@@ -75,15 +127,8 @@ fn keep(kept: &mut Vec<Detection>, d: Detection, cap: usize, earliest: bool) {
             .enumerate()
             .min_by(|a, b| order(a.1).cmp(&order(b.1)))
     };
-    if let Some((i, w)) = worst {
-        let better = if earliest {
-            order(&d) < order(w)
-        } else {
-            order(&d) > order(w)
-        };
-        if better {
-            kept[i] = d;
-        }
+    if let Some((i, _)) = worst {
+        kept[i] = d;
     }
 }
 
@@ -92,64 +137,169 @@ impl Collector {
         Collector::default()
     }
 
-    /// Takes one detection from the engine.
-    pub fn add(&mut self, d: Detection, rules: &[Rule]) {
-        let Some(stateful) = &rules[d.rule].stateful else {
-            self.alerts.push(d);
+    /// Takes one match from the engine, building its detection with `build` only when
+    /// it may still be reported.
+    pub fn offer(
+        &mut self,
+        m: Match,
+        event_id: &str,
+        rules: &[Rule],
+        build: impl FnOnce(&Match) -> Detection,
+    ) {
+        let build = || build(&m);
+        let Some(stateful) = &rules[m.rule].stateful else {
+            self.alerts.push(build());
             return;
         };
         // A match without the key it is judged by cannot be judged.
-        let Some(key) = d.observed[0].clone() else {
+        let Some(key) = m.observed[0].clone() else {
             return;
         };
-        match (stateful, d.stage) {
+        let at = (m.time_ms, event_id);
+        match (stateful, m.stage) {
             (Stateful::FirstSeen { .. }, _) => {
-                let Some(value) = d.observed[1].clone() else {
+                let Some(value) = m.observed[1].clone() else {
                     return;
                 };
-                let slot = (d.rule, key, value);
+                let slot = (m.rule, key, value);
                 match self.first_seen.get(&slot) {
-                    Some(old) if order(old) <= order(&d) => {}
-                    _ => {
-                        self.first_seen.insert(slot, d);
+                    Some(old) if order(old) <= at => {}
+                    Some(_) => {
+                        self.first_seen.insert(slot, build());
+                    }
+                    None => {
+                        let n = self
+                            .values_per_key
+                            .entry((m.rule, slot.1.clone()))
+                            .or_default();
+                        if *n < VALUES_PER_KEY {
+                            *n += 1;
+                            self.first_seen.insert(slot, build());
+                        }
                     }
                 }
             }
-            (Stateful::Threshold { .. }, _) => {
+            (
+                Stateful::Threshold {
+                    at_least,
+                    distinct,
+                    window_ms,
+                    ..
+                },
+                _,
+            ) => {
+                let item = m.observed[1].as_deref().map(hash);
                 self.marks
-                    .entry((d.rule, key.clone()))
+                    .entry((m.rule, key.clone()))
                     .or_default()
                     .push(Mark {
-                        time_ms: d.time_ms,
-                        event_id: d.event_id.clone(),
-                        item: d.observed[1].clone(),
+                        time_ms: m.time_ms,
+                        event: hash(event_id),
+                        item,
                     });
-                let bucket = d.time_ms.div_euclid(HOUR_MS);
-                let samples = self.samples.entry((d.rule, key, bucket)).or_default();
-                keep(&mut samples.earliest, d.clone(), SAMPLES_PER_BUCKET, true);
-                keep(&mut samples.latest, d, SAMPLES_PER_BUCKET, false);
+                // A window that crosses the threshold lies within one window-long
+                // slice of time and its neighbours: full detections are built only
+                // where a slice and its neighbours hold that many matches (so quiet
+                // groups, such as each role session's few secret reads, cost a mark).
+                let slice = m.time_ms.div_euclid((*window_ms).max(1));
+                let distinct = distinct.is_some();
+                let count = |c: &HashMap<(usize, String, i64), HourCount>, b: i64| {
+                    c.get(&(m.rule, key.clone(), b))
+                        .map_or(0, |h| h.measure(distinct))
+                };
+                self.hour_counts
+                    .entry((m.rule, key.clone(), slice))
+                    .or_default()
+                    .add(item, *at_least);
+                let near = count(&self.hour_counts, slice - 1)
+                    + count(&self.hour_counts, slice)
+                    + count(&self.hour_counts, slice + 1);
+                if near < *at_least {
+                    return;
+                }
+                let bucket = m.time_ms.div_euclid(HOUR_MS);
+                let samples = self.samples.entry((m.rule, key, bucket)).or_default();
+                let early = would_keep(&samples.earliest, at, SAMPLES_PER_BUCKET, true);
+                let late = would_keep(&samples.latest, at, SAMPLES_PER_BUCKET, false);
+                if early || late {
+                    let d = build();
+                    if early && late {
+                        keep(&mut samples.earliest, d.clone(), SAMPLES_PER_BUCKET, true);
+                    } else if early {
+                        keep(&mut samples.earliest, d, SAMPLES_PER_BUCKET, true);
+                        return;
+                    }
+                    if late {
+                        keep(&mut samples.latest, d, SAMPLES_PER_BUCKET, false);
+                    }
+                }
             }
             (Stateful::Sequence { .. }, Stage::Then) => {
-                let kept = self.thens.entry((d.rule, key)).or_default();
-                keep(kept, d, THEN_PER_KEY, true);
+                let kept = self.thens.entry((m.rule, key)).or_default();
+                if would_keep(kept, at, THEN_PER_KEY, true) {
+                    keep(kept, build(), THEN_PER_KEY, true);
+                }
             }
-            (Stateful::Sequence { .. }, _) => self.firsts.push(d),
+            (Stateful::Sequence { .. }, _) => self.firsts.push(build()),
         }
     }
 
-    /// Adds what another collector (another thread's) gathered.
+    /// What is held, for diagnostics and tests: (full detections, threshold marks).
+    pub fn held(&self) -> (usize, usize) {
+        let samples: usize = self
+            .samples
+            .values()
+            .map(|s| s.earliest.len() + s.latest.len())
+            .sum();
+        let thens: usize = self.thens.values().map(Vec::len).sum();
+        let detections =
+            self.alerts.len() + self.first_seen.len() + samples + self.firsts.len() + thens;
+        (detections, self.marks.values().map(Vec::len).sum())
+    }
+
+    /// Takes one detection already built (tests, and callers without an engine).
+    pub fn add(&mut self, d: Detection, rules: &[Rule]) {
+        let m = Match {
+            rule: d.rule,
+            stage: d.stage,
+            observed: d.observed.clone(),
+            time_ms: d.time_ms,
+        };
+        let id = d.event_id.clone();
+        self.offer(m, &id, rules, |_| d);
+    }
+
+    /// Adds what another collector gathered. Collectors that split one run should
+    /// not be merged when threshold rules are loaded: a collector samples a threshold
+    /// group from the matches it has seen, so each part alone may keep too few. Feed
+    /// one collector from all threads instead (as `detect` does).
     pub fn merge(&mut self, other: Collector) {
         self.alerts.extend(other.alerts);
         for (slot, d) in other.first_seen {
             match self.first_seen.get(&slot) {
                 Some(old) if order(old) <= order(&d) => {}
-                _ => {
+                Some(_) => {
                     self.first_seen.insert(slot, d);
+                }
+                None => {
+                    let n = self
+                        .values_per_key
+                        .entry((slot.0, slot.1.clone()))
+                        .or_default();
+                    if *n < VALUES_PER_KEY {
+                        *n += 1;
+                        self.first_seen.insert(slot, d);
+                    }
                 }
             }
         }
         for (slot, marks) in other.marks {
             self.marks.entry(slot).or_default().extend(marks);
+        }
+        for (slot, h) in other.hour_counts {
+            let mine = self.hour_counts.entry(slot).or_default();
+            mine.events += h.events;
+            mine.items.extend(h.items);
         }
         for (slot, s) in other.samples {
             let mine = self.samples.entry(slot).or_default();

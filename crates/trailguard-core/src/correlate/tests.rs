@@ -119,7 +119,7 @@ fn threshold_counts_distinct_within_the_window() {
         denied("f", 32, "ListSecrets"), // third distinct within 10m: crossing
         denied("g", 33, "ListSecrets"),
     ];
-    let got = judge(&records, 2);
+    let got = judge(&records, 1);
     let ids: Vec<&str> = got
         .iter()
         .filter(|(r, _)| r == "t-denied-burst")
