@@ -403,7 +403,7 @@ fn bad_paths_are_refused() {
     let file = dir.path().join("plain");
     fs::write(&file, "x").unwrap();
     let err = open_err(&file.join("s.db"));
-    assert!(err.contains("plain"), "{err}");
+    assert!(err.contains("plain is not a folder"), "{err}");
 }
 
 #[test]

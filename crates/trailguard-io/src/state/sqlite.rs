@@ -161,7 +161,13 @@ impl SqliteStore {
             return Err(fail("is a folder, not a state file".into()));
         }
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            if !parent.is_dir() {
+            if parent.exists() && !parent.is_dir() {
+                return Err(fail(format!(
+                    "cannot create the state file: {} is not a folder",
+                    parent.display()
+                )));
+            }
+            if !parent.exists() {
                 return Err(fail(format!(
                     "cannot create the state file: the folder {} does not exist",
                     parent.display()
