@@ -93,6 +93,10 @@ fn concurrent_runs_are_serialized() {
     let mut b = SqliteStore::open_with_timeout(&path, Duration::from_millis(150)).unwrap();
     a.begin().unwrap();
     a.observe("r", "k", "from-a", 1).unwrap();
+    // Opening (and checking) the file does not wait for the run that holds it.
+    let started = Instant::now();
+    drop(SqliteStore::open_with_timeout(&path, Duration::from_millis(150)).unwrap());
+    assert!(started.elapsed() < Duration::from_millis(100));
     // B cannot start its judging pass while A holds the file ...
     let started = Instant::now();
     let err = b.begin().unwrap_err().to_string();
