@@ -11,6 +11,8 @@ pub mod pattern;
 pub mod record;
 pub mod rule;
 pub mod state;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod time;
 
 pub use alert::{Actor, Alert, AlertRule, Severity};

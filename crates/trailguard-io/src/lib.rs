@@ -1,5 +1,5 @@
-//! trailguard's I/O: readers that turn files, folders and stdin into [`Event`]s, and
-//! sinks that deliver [`Alert`]s.
+//! trailguard's I/O: readers that turn files, folders and stdin into [`Event`]s,
+//! sinks that deliver [`Alert`]s, and the SQLite state file of `--state`.
 //!
 //! [`Event`]: trailguard_core::Event
 //! [`Alert`]: trailguard_core::Alert
@@ -7,3 +7,4 @@
 pub mod reader;
 pub mod render;
 pub mod sink;
+pub mod state;

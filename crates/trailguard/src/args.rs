@@ -60,6 +60,18 @@ Examples:
   trailguard detect --format jsonl ./logs > alerts.jsonl
   DISCORD_WEBHOOK_URL=... trailguard detect --sink discord ./logs
   trailguard detect --fail-on critical ./logs || page-the-on-call
+  trailguard detect --state trailguard.db ./AWSLogs/.../2025/09/17/   # hourly, new files only
+
+State (--state FILE):
+  Without it each run starts knowing nothing: a key's usual addresses, windows and
+  sequences are learned from the files given. With it, what stateful rules learned
+  (first-seen values, sliding windows, sequence steps) and the ids of alerts already
+  reported are kept in FILE (SQLite; created if missing), so that running detect
+  every hour on the new files behaves like one long run, and an alert is reported
+  once. The state is saved only when the run succeeds (alerts written and
+  delivered): after a failure, run again on the same files. Two runs on one file
+  take turns (the second waits up to 5 minutes). A file that is not a trailguard
+  state file, or is damaged, is refused (exit 2) and left as it is.
 
 Sinks (--sink, repeatable):
   discord[=URL]   one Discord message per alert; the URL defaults to $DISCORD_WEBHOOK_URL.
@@ -69,7 +81,8 @@ Sinks (--sink, repeatable):
 Exit codes:
   0  ran clean (alerts may have been raised; none at or above --fail-on)
   1  alerts at or above --fail-on were raised
-  2  bad usage, or no input could be read";
+  2  bad usage, no input could be read, the --state file cannot be used, or an
+     alert could not be delivered";
 
 #[derive(Args, Debug)]
 pub struct DetectArgs {
@@ -103,6 +116,10 @@ pub struct DetectArgs {
     /// Fold events of the same rule and access key within this many minutes into one alert.
     #[arg(long, value_name = "MINUTES", default_value_t = 60)]
     pub window: u32,
+    /// Keep what stateful rules learn, and the alerts already reported, in this SQLite
+    /// file between runs (created if missing).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
     /// No progress bar and no summary on stderr (errors are still reported).
     #[arg(long, short)]
     pub quiet: bool,

@@ -48,6 +48,7 @@ pub fn run(args: DemoArgs) -> Result<u8> {
         fail_on: None,
         sinks,
         window_ms: trailguard_core::fold::DEFAULT_WINDOW_MS,
+        state: None,
         quiet: false,
     };
     let code = execute(&config)?;

@@ -7,10 +7,11 @@ use std::sync::Mutex;
 use anyhow::{bail, Context, Result};
 use trailguard_core::correlate::Collector;
 use trailguard_core::fold::fold;
-use trailguard_core::state::MemoryStore;
+use trailguard_core::state::{MemoryStore, Store};
 use trailguard_core::{Alert, Engine, Rule, Severity};
 use trailguard_io::reader::{read_events, Input, ReadOptions, ReadSummary};
 use trailguard_io::render;
+use trailguard_io::state::SqliteStore;
 
 use crate::args::{DetectArgs, Format};
 use crate::exit;
@@ -30,6 +31,8 @@ pub struct DetectConfig {
     pub fail_on: Option<Severity>,
     pub sinks: Vec<SinkSpec>,
     pub window_ms: i64,
+    /// `--state FILE`: the SQLite state kept between runs (else one run's memory).
+    pub state: Option<PathBuf>,
     pub quiet: bool,
 }
 
@@ -87,6 +90,7 @@ impl DetectConfig {
                 .map(|s| SinkSpec::parse(s))
                 .collect::<Result<_>>()?,
             window_ms: i64::from(a.window) * 60_000,
+            state: a.state,
             quiet: a.quiet,
         })
     }
@@ -108,12 +112,27 @@ pub fn run(args: DetectArgs) -> Result<u8> {
 
 /// What a detection run produced.
 pub struct Outcome {
+    /// The alerts to report: new ones only, when the state remembers earlier runs.
     pub alerts: Vec<Alert>,
+    /// Alerts left out because an earlier run (same `--state`) reported them.
+    pub already_reported: usize,
     pub summary: ReadSummary,
 }
 
-/// Reads every input in parallel, matches each event once, and folds the matches.
-pub fn scan(config: &DetectConfig) -> Result<Outcome> {
+/// The state the judging pass runs against: the `--state` file, or memory.
+/// Opened before any input is read, so that an unusable state file fails fast.
+pub fn open_store(config: &DetectConfig) -> Result<Box<dyn Store>> {
+    Ok(match &config.state {
+        Some(path) => Box::new(SqliteStore::open(path)?),
+        None => Box::new(MemoryStore::new()),
+    })
+}
+
+/// Reads every input in parallel, matches each event once, judges the stateful rules
+/// against `store` and folds the matches; alerts `store` knows as reported are left
+/// out (and counted). Begins the store's unit of work; the caller commits it once
+/// the alerts have been written and delivered.
+pub fn scan(config: &DetectConfig, store: &mut dyn Store) -> Result<Outcome> {
     let engine = Engine::new(config.rules.clone());
     // One collector for all reading threads: what it keeps of a stateful rule's matches
     // depends on how many it has seen, across all files.
@@ -144,14 +163,32 @@ pub fn scan(config: &DetectConfig) -> Result<Outcome> {
     progress.finish();
     let collected = collected.into_inner().unwrap_or_else(|p| p.into_inner());
     // Stateful rules are judged in event-time order, after every file is read.
-    let detections = collected.judge(engine.rules(), &mut MemoryStore::new())?;
+    store.begin()?;
+    let detections = collected.judge(engine.rules(), store)?;
     let mut alerts = fold(detections, engine.rules(), config.window_ms);
     alerts.retain(|a| a.rule.severity >= config.min_severity);
-    Ok(Outcome { alerts, summary })
+    let mut fresh = Vec::with_capacity(alerts.len());
+    let mut already_reported = 0;
+    for alert in alerts {
+        if store.alert_seen(&alert.id)? {
+            already_reported += 1;
+        } else {
+            fresh.push(alert);
+        }
+    }
+    Ok(Outcome {
+        alerts: fresh,
+        already_reported,
+        summary,
+    })
 }
 
+/// One run: scan, report, deliver; then save the state. A run that fails (stdout
+/// cannot be written, an alert is not delivered, nothing could be read) saves
+/// nothing, so running it again on the same files is a retry.
 pub fn execute(config: &DetectConfig) -> Result<u8> {
-    let outcome = scan(config)?;
+    let mut store = open_store(config)?;
+    let outcome = scan(config, store.as_mut())?;
     report_read_errors(&outcome.summary);
     write_alerts(config.format, &outcome.alerts)?;
     let delivery = deliver(&config.sinks, &outcome.alerts);
@@ -162,7 +199,16 @@ pub fn execute(config: &DetectConfig) -> Result<u8> {
         eprintln!("error: no input could be read");
         return Ok(exit::ERROR);
     }
-    delivery?;
+    if let Err(e) = delivery {
+        if let Some(path) = &config.state {
+            eprintln!(
+                "note: the state in {} was not updated: run again on the same files to retry",
+                path.display()
+            );
+        }
+        return Err(e);
+    }
+    store.commit()?;
     let failing = config
         .fail_on
         .is_some_and(|level| outcome.alerts.iter().any(|a| a.rule.severity >= level));
@@ -233,6 +279,11 @@ pub fn summary_line(o: &Outcome) -> String {
     line.push_str(&format!("; {} alerts", o.alerts.len()));
     if !by_sev.is_empty() {
         line.push_str(&format!(" ({})", by_sev.join(", ")));
+    }
+    match o.already_reported {
+        0 => {}
+        1 => line.push_str("; 1 alert already reported in an earlier run"),
+        n => line.push_str(&format!("; {n} alerts already reported in an earlier run")),
     }
     line
 }
