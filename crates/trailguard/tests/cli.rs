@@ -189,6 +189,18 @@ fn every_delivery_form_gives_the_same_alerts() {
     assert!(out.status.success());
     assert_eq!(alerts(&out.stdout), from_logs, "stdin differs");
 
+    // Stateful rules judge in event time, whatever order the events come in.
+    let text = fs::read_to_string(&jsonl).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.reverse();
+    let out = trailguard()
+        .args(["detect", "--format", "jsonl", "-"])
+        .write_stdin(lines.join("\n"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(alerts(&out.stdout), from_logs, "reversed stream differs");
+
     let lookup = example().join("lookup-events.json");
     let (from_lookup, _) = detect_jsonl(&[lookup.to_str().unwrap()]);
     assert_incident_with(&from_lookup, false);
