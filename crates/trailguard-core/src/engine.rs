@@ -92,7 +92,10 @@ impl Engine {
         self.index.matches_into(event, &mut matched);
         for m in matched {
             let (i, stage) = self.entries[m];
-            out.push(self.detection(i, stage, &self.rules[i], event));
+            let rule = &self.rules[i];
+            if rule.passes(stage, event) {
+                out.push(self.detection(i, stage, rule, event));
+            }
         }
     }
 
