@@ -14,6 +14,7 @@ mod correlation;
 mod matcher;
 mod parse;
 mod prefilter;
+mod value;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -25,8 +26,8 @@ use crate::rule::{mentions_secret, Rule, RuleError, RuleSpec, Stage, StateSpec};
 use crate::rule::{SequenceSpec, ThresholdSpec};
 
 pub use condition::MAX_NESTING;
-pub use matcher::{MAX_REGEX_CHARS, REGEX_SIZE_LIMIT};
 pub use prefilter::every_event;
+pub use value::{MAX_REGEX_CHARS, REGEX_SIZE_LIMIT};
 
 use condition::Expr;
 use correlation::{Aggregation, Kind, Plan};
