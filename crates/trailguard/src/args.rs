@@ -57,6 +57,7 @@ Examples:
   trailguard detect --format jsonl ./logs > alerts.jsonl
   DISCORD_WEBHOOK_URL=... trailguard detect --sink discord ./logs
   trailguard detect --fail-on critical ./logs || page-the-on-call
+  trailguard detect --sigma ./sigma/rules/cloud/aws ./logs   # Sigma rules for CloudTrail too
 
 Sinks (--sink, repeatable):
   discord[=URL]   one Discord message per alert; the URL defaults to $DISCORD_WEBHOOK_URL.
@@ -76,7 +77,11 @@ pub struct DetectArgs {
     /// Also load the rules (*.yml) in this folder. Repeatable.
     #[arg(long, value_name = "DIR")]
     pub rules: Vec<PathBuf>,
-    /// Do not load the built-in rule pack (use only --rules).
+    /// Also load the Sigma rules for AWS CloudTrail in this folder (searched
+    /// recursively) or file. Repeatable. Rules that cannot run are reported and skipped.
+    #[arg(long, value_name = "DIR")]
+    pub sigma: Vec<PathBuf>,
+    /// Do not load the built-in rule pack (use only --rules and --sigma).
     #[arg(long)]
     pub no_builtin: bool,
     /// Only events at or after this time: RFC 3339 (2024-05-01T00:00:00Z) or an age (90m, 24h, 7d).
@@ -135,9 +140,9 @@ Formats:
                     {\"rule\": ID, \"title\": ..., \"severity\": ..., \"event_pattern\": {...},
                      \"bytes\": N}
                   bytes is the length of the compact pattern JSON (EventBridge allows 2048).
-                  A rule whose logic cannot be one pattern (stateful rules, not yet
-                  written) will carry \"prefilter_only\": true and a \"note\": its pattern
-                  only pre-filters, and trailguard must still judge what it delivers.
+                  A rule whose logic cannot be one pattern (stateful rules, Sigma rules)
+                  carries \"prefilter_only\": true and a \"note\": its pattern only
+                  pre-filters, and trailguard must still judge what it delivers.
   cloudformation  a CloudFormation template fragment (YAML): one AWS::Events::Rule per
                   rule (Name trailguard-<id>, at most 64 characters; State ENABLED),
                   each targeting the TrailguardTargetArn parameter. The permissions the
@@ -247,6 +252,10 @@ pub struct RulesArgs {
     /// Also load the rules (*.yml) in this folder. Repeatable.
     #[arg(long, value_name = "DIR")]
     pub rules: Vec<PathBuf>,
+    /// Also load the Sigma rules for AWS CloudTrail in this folder (searched
+    /// recursively) or file. Repeatable. Rules that cannot run are reported and skipped.
+    #[arg(long, value_name = "DIR")]
+    pub sigma: Vec<PathBuf>,
     /// Do not load the built-in rule pack.
     #[arg(long)]
     pub no_builtin: bool,
