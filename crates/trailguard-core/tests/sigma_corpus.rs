@@ -7,6 +7,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use trailguard_core::pattern::PatternIndex;
 use trailguard_core::sigma::{self, Loaded};
 
 fn corpus() -> PathBuf {
@@ -68,6 +69,20 @@ fn every_cloudtrail_rule_loads() {
         assert!(rule.stateful.is_none(), "{id}");
         assert!(!rule.spec.tags.is_empty(), "{id}");
     }
+    // Every rule that pins eventSource or eventName is found through the index; only
+    // those whose detection pins neither are checked against every event.
+    let every = sigma::every_event();
+    let broad = loaded
+        .rules
+        .iter()
+        .filter(|r| r.spec.pattern == every)
+        .count();
+    let index = PatternIndex::new(loaded.rules.iter().map(|r| r.pattern.clone()));
+    assert_eq!(index.stats().unindexed, broad, "{:?}", index.stats());
+    assert!(
+        broad <= 4,
+        "{broad} rules pin neither eventSource nor eventName"
+    );
 }
 
 #[test]
