@@ -120,10 +120,15 @@ fn load_sigma(dirs: &[PathBuf], others: &[Rule], quiet: bool) -> Result<(Vec<Rul
     let taken: HashSet<&str> = others.iter().map(Rule::id).collect();
     let mut rules = Vec::with_capacity(loaded.rules.len());
     let mut texts = Vec::with_capacity(loaded.rules.len());
-    for (rule, text) in loaded.rules.into_iter().zip(loaded.texts) {
+    for ((rule, text), origin) in loaded
+        .rules
+        .into_iter()
+        .zip(loaded.texts)
+        .zip(loaded.origins)
+    {
         if taken.contains(rule.id()) {
             skipped.push(Skipped {
-                origin: "--sigma".into(),
+                origin,
                 rule: rule.spec.title.clone(),
                 reason: format!(
                     "duplicate id `{}` (a --rules or built-in rule has it)",

@@ -365,4 +365,42 @@ fn no_builtin_needs_rules_or_sigma() {
     );
     assert!(err.contains("0 Sigma rules loaded, 1 unsupported"), "{err}");
     assert!(err.contains("no rules loaded"), "{err}");
+    // Binary files are reported too; a file given alone is read; an id taken by a
+    // --rules rule is reported, not an error.
+    std::fs::write(dir.path().join("binary.yaml"), [0xff, 0xfe, 0x00, 0x80]).unwrap();
+    let one = dir.path().join("one.yml");
+    std::fs::write(
+        &one,
+        "title: Trail stopped\nid: mine\nlogsource: {product: aws, service: cloudtrail}\n\
+         detection: {s: {eventName: StopLogging}, condition: s}\n",
+    )
+    .unwrap();
+    let rules = tempfile::tempdir().unwrap();
+    std::fs::write(
+        rules.path().join("r.yml"),
+        "id: sigma-mine\ntitle: t\nseverity: low\nmatch: {detail: {eventName: [X]}}\nsummary: s\n",
+    )
+    .unwrap();
+    let out = trailguard()
+        .args(["rules", "list", "--sigma"])
+        .arg(dir.path())
+        .arg("--sigma")
+        .arg(&one)
+        .arg("--rules")
+        .arg(rules.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("binary.yaml: Sigma rule -: not loaded: not UTF-8 text"),
+        "{err}"
+    );
+    assert!(
+        err.contains("one.yml: Sigma rule Trail stopped: not loaded: duplicate id `sigma-mine`"),
+        "{err}"
+    );
+    // broken.yml, binary.yaml, and one.yml twice (from the folder and given alone):
+    // once a duplicate of itself, once of the --rules rule's id.
+    assert!(err.contains("0 Sigma rules loaded, 4 unsupported"), "{err}");
 }

@@ -99,8 +99,9 @@ pub struct Skipped {
 #[derive(Debug, Default)]
 pub struct Loaded {
     pub rules: Vec<Rule>,
-    /// For each rule, the text of the file it came from.
+    /// For each rule, the text of the file it came from, and where that is.
     pub texts: Vec<String>,
+    pub origins: Vec<String>,
     pub skipped: Vec<Skipped>,
     /// Detection rules that only feed correlations (`generate: false`, Sigma's
     /// default) and so raise no alert of their own.
@@ -238,6 +239,7 @@ pub fn load<'a>(sources: impl IntoIterator<Item = (String, &'a str)>) -> Loaded 
                     }
                     loaded.rules.push(rule);
                     loaded.texts.push(doc.text.to_owned());
+                    loaded.origins.push(doc.origin.clone());
                 }
             }
         }
