@@ -229,7 +229,7 @@ pub fn load<'a>(sources: impl IntoIterator<Item = (String, &'a str)>) -> Loaded 
                     continue;
                 }
                 for rule in rules {
-                    if let Some(first) = ids.insert(rule.id().to_owned(), doc.origin.clone()) {
+                    if let Some(first) = ids.get(rule.id()) {
                         loaded.skipped.push(Skipped {
                             origin: doc.origin.clone(),
                             rule: meta_label.clone(),
@@ -237,6 +237,7 @@ pub fn load<'a>(sources: impl IntoIterator<Item = (String, &'a str)>) -> Loaded 
                         });
                         continue;
                     }
+                    ids.insert(rule.id().to_owned(), doc.origin.clone());
                     loaded.rules.push(rule);
                     loaded.texts.push(doc.text.to_owned());
                     loaded.origins.push(doc.origin.clone());

@@ -181,3 +181,38 @@ detection:
         loaded.skipped
     );
 }
+
+#[test]
+fn generate_true_keeps_the_referenced_rule_alerting() {
+    let text = "title: Trail stopped
+name: stopped
+logsource: {product: aws, service: cloudtrail}
+detection: {s: {eventName: StopLogging}, condition: s}
+---
+title: Stopped three times by one caller
+id: 44444444-0000-4000-8000-000000000004
+generate: true
+correlation:
+    type: event_count
+    rules: [stopped]
+    group-by: [userIdentity.arn]
+    timespan: 1h
+    condition: {gt: 2}
+";
+    let loaded = load_one(text);
+    assert!(loaded.skipped.is_empty(), "{:?}", loaded.skipped);
+    assert!(loaded.correlated_only.is_empty());
+    let ids: Vec<&str> = loaded.rules.iter().map(Rule::id).collect();
+    assert_eq!(
+        ids,
+        [
+            "sigma-stopped",
+            "sigma-44444444-0000-4000-8000-000000000004"
+        ]
+    );
+    let events: Vec<String> = (0..3).map(|m| at(m, &format!("e{m}"), "")).collect();
+    let found = judged(loaded.rules, &events);
+    let count = |id: &str| found.iter().filter(|(r, _)| r == id).count();
+    assert_eq!(count("sigma-stopped"), 3);
+    assert_eq!(count("sigma-44444444-0000-4000-8000-000000000004"), 1);
+}
