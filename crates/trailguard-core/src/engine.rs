@@ -109,6 +109,10 @@ impl Engine {
         self.index.matches_into(event, &mut matched);
         for m in matched {
             let (rule, stage) = self.entries[m];
+            // A Sigma rule's own condition, after its pre-filter pattern.
+            if !self.rules[rule].passes(stage, event) {
+                continue;
+            }
             let observed = match &self.rules[rule].stateful {
                 Some(s) => s
                     .paths(stage)

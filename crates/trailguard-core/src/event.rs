@@ -14,9 +14,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::json::{
-    members_on_path, raw_visit, raw_visit_members, ArrayStep, FieldSource, Leaf, RawNode,
+    members_within, raw_visit_deep, raw_visit_members, ArrayStep, FieldSource, Leaf, RawNode,
 };
-use crate::record::{CloudTrailRecord, RecordField, UserIdentity};
+use crate::record::{CloudTrailRecord, RecordField, UserIdentity, RECORD_FIELDS};
 use crate::time::parse_rfc3339_millis;
 
 /// The EventBridge envelope around a record: `{"version":"0","id":...,"detail":{...}}`.
@@ -257,7 +257,13 @@ pub fn derive_detail_type(event_type: &str) -> Option<&'static str> {
 impl<'a> Event<'a> {
     /// A wrapped event's paths, read from its text, with the object levels every rule
     /// reads split only once.
-    fn visit_text(&self, text: &'a str, path: &[&str], f: &mut dyn FnMut(Leaf<'_>, &[ArrayStep])) {
+    fn visit_text(
+        &self,
+        text: &'a str,
+        path: &[&str],
+        deep: bool,
+        f: &mut dyn FnMut(Leaf<'_>, &[ArrayStep]),
+    ) {
         let top = self
             .splits
             .top
@@ -265,20 +271,20 @@ impl<'a> Event<'a> {
                 Some(RawNode::Object(members)) => members,
                 _ => Vec::new(),
             });
-        members_on_path(top, path, |child, span| {
+        members_within(top, path, deep, |child, span| {
             let rest = &path[span..];
             let detail = (span == 1 && path[0] == "detail")
                 .then(|| self.splits.detail.get_or_init(|| object_members(child)))
                 .and_then(Option::as_deref);
             match detail {
-                Some(members) => members_on_path(members, rest, |grandchild, span| {
+                Some(members) => members_within(members, rest, deep, |grandchild, span| {
                     if span == 1 {
-                        self.visit_field(rest[0], grandchild, &rest[1..], f)
+                        self.visit_field(rest[0], grandchild, &rest[1..], deep, f)
                     } else {
-                        raw_visit(grandchild, &rest[span..], f)
+                        raw_visit_deep(grandchild, &rest[span..], deep, f)
                     }
                 }),
-                None => raw_visit(child, rest, f),
+                None => raw_visit_deep(child, rest, deep, f),
             }
         });
     }
@@ -290,21 +296,21 @@ impl<'a> Event<'a> {
         name: &str,
         raw: &'a RawValue,
         rest: &[&str],
+        deep: bool,
         f: &mut dyn FnMut(Leaf<'_>, &[ArrayStep]),
     ) {
         if let Some(i) = SPLIT_FIELDS.iter().position(|n| *n == name) {
             if let Some(members) = self.splits.fields[i].get_or_init(|| object_members(raw)) {
-                return raw_visit_members(members, rest, f);
+                return raw_visit_members(members, rest, deep, f);
             }
         }
-        raw_visit(raw, rest, f)
+        raw_visit_deep(raw, rest, deep, f)
     }
-}
 
-impl FieldSource for Event<'_> {
-    fn visit(&self, path: &[&str], f: &mut dyn FnMut(Leaf<'_>, &[ArrayStep])) {
+    /// [`FieldSource::visit`], or with `deep` [`FieldSource::leaves_within`].
+    fn visit_at(&self, path: &[&str], deep: bool, f: &mut dyn FnMut(Leaf<'_>, &[ArrayStep])) {
         if let Some(text) = self.text {
-            return self.visit_text(text, path, f);
+            return self.visit_text(text, path, deep, f);
         }
         let Some((first, rest)) = path.split_first() else {
             return;
@@ -335,24 +341,50 @@ impl FieldSource for Event<'_> {
             }
             "resources" => {
                 if let Some(raw) = env.and_then(|e| e.resources) {
-                    raw_visit(raw, rest, f);
+                    raw_visit_deep(raw, rest, deep, f);
                 }
                 return;
             }
             _ => return,
         }
         if let Some(detail) = env.and_then(|e| e.detail) {
-            return raw_visit(detail, rest, f);
+            return raw_visit_deep(detail, rest, deep, f);
         }
-        let Some((field, rest)) = rest.split_first() else {
-            return;
-        };
+        match rest.split_first() {
+            Some((field, rest)) => self.visit_record_field(field, rest, deep, f),
+            // The whole record, opened: every field.
+            None if deep => {
+                for field in RECORD_FIELDS {
+                    self.visit_record_field(field, &[], deep, f);
+                }
+            }
+            None => {}
+        }
+    }
+
+    fn visit_record_field(
+        &self,
+        field: &str,
+        rest: &[&str],
+        deep: bool,
+        f: &mut dyn FnMut(Leaf<'_>, &[ArrayStep]),
+    ) {
         match self.record.field(field) {
             RecordField::Str(Some(s)) if rest.is_empty() => f(Leaf::Str(Cow::Borrowed(s)), &[]),
             RecordField::Str(_) | RecordField::Unknown => {}
-            RecordField::Raw(Some(raw)) => self.visit_field(field, raw, rest, f),
+            RecordField::Raw(Some(raw)) => self.visit_field(field, raw, rest, deep, f),
             RecordField::Raw(None) => {}
         }
+    }
+}
+
+impl FieldSource for Event<'_> {
+    fn visit(&self, path: &[&str], f: &mut dyn FnMut(Leaf<'_>, &[ArrayStep])) {
+        self.visit_at(path, false, f)
+    }
+
+    fn leaves_within(&self, path: &[&str], f: &mut dyn FnMut(Leaf<'_>)) {
+        self.visit_at(path, true, &mut |leaf, _| f(leaf))
     }
 }
 
@@ -393,6 +425,37 @@ mod tests {
         }
         assert_eq!(bare.source().as_deref(), Some("aws.iam"));
         assert_eq!(bare.time_millis(), Some(1_714_564_800_000));
+    }
+
+    fn within(ev: &Event, path: &str) -> Vec<String> {
+        let parts: Vec<&str> = path.split('.').collect();
+        let mut out = vec![];
+        ev.leaves_within(&parts, &mut |l| out.push(l.text().into_owned()));
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn leaves_within_open_objects_in_both_forms() {
+        let wrapped = format!(
+            r#"{{"version":"0","id":"x","detail-type":"AWS API Call via CloudTrail","detail":{RECORD}}}"#
+        );
+        let bare = Event::from_json(RECORD.as_bytes()).unwrap();
+        let env = Event::from_json(wrapped.as_bytes()).unwrap();
+        for ev in [&bare, &env] {
+            assert_eq!(
+                within(ev, "detail.responseElements"),
+                vec!["AKIANEWKEY0000000001", "Active"]
+            );
+            assert_eq!(within(ev, "detail.requestParameters"), vec!["admin"]);
+            assert_eq!(within(ev, "detail.eventName"), vec!["CreateAccessKey"]);
+            assert!(within(ev, "detail.nothing").is_empty());
+            let all = within(ev, "detail");
+            assert!(all.contains(&"203.0.113.10".to_owned()) && all.contains(&"false".to_owned()));
+            assert!(all.contains(&"AKIAEXAMPLEKEY000001".to_owned()), "{all:?}");
+            // Plain visits still never open an object.
+            assert!(strings(ev, "detail.responseElements").is_empty());
+        }
     }
 
     #[test]

@@ -73,6 +73,14 @@ pub trait FieldSource {
         self.visit(path, &mut |leaf, _| f(leaf))
     }
 
+    /// Every leaf at `path` and, where `path` holds an object, every leaf inside it at
+    /// any depth (arrays crushed). EventBridge patterns never look inside an object;
+    /// Sigma rules do (`requestParameters|contains: Suspended`). Sources that cannot
+    /// open objects give the leaves at `path` only.
+    fn leaves_within(&self, path: &[&str], f: &mut dyn FnMut(Leaf<'_>)) {
+        self.leaves(path, f)
+    }
+
     /// The first string leaf at `path`, owned. Convenience for templates and alerts.
     fn first_string(&self, path: &[&str]) -> Option<String> {
         let mut out = None;
@@ -84,6 +92,27 @@ pub trait FieldSource {
             }
         });
         out
+    }
+}
+
+/// [`members_on_path`], and with `deep` and an empty `path` every member (a repeated
+/// key once, its last value), with a span of 0: an object opened by
+/// [`FieldSource::leaves_within`].
+pub(crate) fn members_within<V: Copy>(
+    members: &[(Cow<'_, str>, V)],
+    path: &[&str],
+    deep: bool,
+    mut go: impl FnMut(V, usize),
+) {
+    if !path.is_empty() {
+        return members_on_path(members, path, go);
+    }
+    if deep {
+        for (i, (key, child)) in members.iter().enumerate() {
+            if !members[i + 1..].iter().any(|(k, _)| k == key) {
+                go(*child, 0);
+            }
+        }
     }
 }
 
@@ -131,13 +160,18 @@ pub(crate) fn members_on_path<V: Copy>(
 
 impl FieldSource for serde_json::Value {
     fn visit(&self, path: &[&str], f: &mut dyn FnMut(Leaf<'_>, &[ArrayStep])) {
-        value_visit(self, path, f, &mut Vec::new())
+        value_visit(self, path, false, f, &mut Vec::new())
+    }
+
+    fn leaves_within(&self, path: &[&str], f: &mut dyn FnMut(Leaf<'_>)) {
+        value_visit(self, path, true, &mut |leaf, _| f(leaf), &mut Vec::new())
     }
 }
 
 fn value_visit(
     v: &serde_json::Value,
     path: &[&str],
+    deep: bool,
     f: &mut dyn FnMut(Leaf<'_>, &[ArrayStep]),
     steps: &mut Vec<ArrayStep>,
 ) {
@@ -147,15 +181,22 @@ fn value_visit(
             let id = items.as_ptr() as usize;
             for (i, item) in items.iter().enumerate() {
                 steps.push((id, i as u32));
-                value_visit(item, path, f, steps);
+                value_visit(item, path, deep, f, steps);
                 steps.pop();
             }
         }
         Value::Array(_) => {}
+        Value::Object(map) if path.is_empty() => {
+            if deep {
+                for child in map.values() {
+                    value_visit(child, path, deep, f, steps);
+                }
+            }
+        }
         Value::Object(map) => {
             for (key, child) in map {
                 if let Some(span) = key_span(key, path) {
-                    value_visit(child, &path[span..], f, steps);
+                    value_visit(child, &path[span..], deep, f, steps);
                 }
             }
         }
@@ -317,24 +358,36 @@ pub fn raw_leaves(raw: &RawValue, path: &[&str], f: &mut dyn FnMut(Leaf<'_>)) {
 
 /// [`FieldSource::visit`] over a raw JSON value.
 pub fn raw_visit(raw: &RawValue, path: &[&str], f: &mut dyn FnMut(Leaf<'_>, &[ArrayStep])) {
-    raw_visit_at(raw, path, f, &mut Vec::new())
+    raw_visit_at(raw, path, false, f, &mut Vec::new())
 }
 
-/// [`FieldSource::visit`] over the members of an already parsed raw object.
+/// [`raw_visit`], or with `deep` [`FieldSource::leaves_within`], over a raw JSON value.
+pub(crate) fn raw_visit_deep(
+    raw: &RawValue,
+    path: &[&str],
+    deep: bool,
+    f: &mut dyn FnMut(Leaf<'_>, &[ArrayStep]),
+) {
+    raw_visit_at(raw, path, deep, f, &mut Vec::new())
+}
+
+/// [`raw_visit_deep`] over the members of an already parsed raw object.
 pub(crate) fn raw_visit_members(
     members: &[(Cow<'_, str>, &RawValue)],
     path: &[&str],
+    deep: bool,
     f: &mut dyn FnMut(Leaf<'_>, &[ArrayStep]),
 ) {
     let mut steps = Vec::new();
-    members_on_path(members, path, |child, span| {
-        raw_visit_at(child, &path[span..], f, &mut steps)
+    members_within(members, path, deep, |child, span| {
+        raw_visit_at(child, &path[span..], deep, f, &mut steps)
     });
 }
 
 fn raw_visit_at(
     raw: &RawValue,
     path: &[&str],
+    deep: bool,
     f: &mut dyn FnMut(Leaf<'_>, &[ArrayStep]),
     steps: &mut Vec<ArrayStep>,
 ) {
@@ -351,17 +404,14 @@ fn raw_visit_at(
             let id = raw.get().as_ptr() as usize;
             for (i, item) in items.into_iter().enumerate() {
                 steps.push((id, i as u32));
-                raw_visit_at(item, path, f, steps);
+                raw_visit_at(item, path, deep, f, steps);
                 steps.pop();
             }
         }
         RawNode::Array(_) => {}
         RawNode::Object(members) => {
-            if path.is_empty() {
-                return;
-            }
-            members_on_path(&members, path, |child, span| {
-                raw_visit_at(child, &path[span..], f, steps)
+            members_within(&members, path, deep, |child, span| {
+                raw_visit_at(child, &path[span..], deep, f, steps)
             });
         }
     }
@@ -496,6 +546,24 @@ mod tests {
                 ("3".into(), vec![1, 1])
             ]
         );
+    }
+
+    #[test]
+    fn leaves_within_open_objects_at_any_depth() {
+        let json = r#"{"a":{"b":[{"c":"x"},{"d":{"e":1}}],"f":null,"g":"y","g":"z"},"h":"i"}"#;
+        let raw: Box<RawValue> = serde_json::from_str(json).unwrap();
+        let mut from_raw = vec![];
+        raw_visit_deep(&raw, &["a"], true, &mut |l, _| {
+            from_raw.push(l.text().into_owned())
+        });
+        assert_eq!(from_raw, vec!["x", "1", "null", "z"]);
+        let v: serde_json::Value = serde_json::from_str(json).unwrap();
+        let mut from_value = vec![];
+        v.leaves_within(&["a"], &mut |l| from_value.push(l.text().into_owned()));
+        assert_eq!(from_value.len(), 4, "{from_value:?}");
+        let mut plain = 0;
+        raw_visit_deep(&raw, &["a"], false, &mut |_, _| plain += 1);
+        assert_eq!(plain, 0);
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod json;
 pub mod pattern;
 pub mod record;
 pub mod rule;
+pub mod sigma;
 pub mod state;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

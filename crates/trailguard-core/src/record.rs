@@ -132,6 +132,41 @@ pub(crate) enum RecordField<'r, 'a> {
     Unknown,
 }
 
+/// Every top-level key [`CloudTrailRecord::field`] knows, in record order.
+pub(crate) const RECORD_FIELDS: [&str; 31] = [
+    "eventVersion",
+    "userIdentity",
+    "eventTime",
+    "eventSource",
+    "eventName",
+    "awsRegion",
+    "sourceIPAddress",
+    "userAgent",
+    "errorCode",
+    "errorMessage",
+    "requestParameters",
+    "responseElements",
+    "additionalEventData",
+    "requestID",
+    "eventID",
+    "eventType",
+    "apiVersion",
+    "managementEvent",
+    "readOnly",
+    "resources",
+    "recipientAccountId",
+    "serviceEventDetails",
+    "sharedEventID",
+    "vpcEndpointId",
+    "vpcEndpointAccountId",
+    "eventCategory",
+    "addendum",
+    "sessionCredentialFromConsole",
+    "edgeDeviceDetails",
+    "tlsDetails",
+    "insightDetails",
+];
+
 impl<'a> CloudTrailRecord<'a> {
     /// Parses one record from its JSON bytes (one pass, strings borrowed).
     pub fn from_slice(bytes: &'a [u8]) -> Result<Self, serde_json::Error> {
@@ -351,6 +386,15 @@ mod tests {
             .unwrap();
         assert!(id.identity_type.is_none());
         assert_eq!(id.arn.as_deref(), Some("arn:aws:iam::1:user/a"));
+    }
+
+    #[test]
+    fn every_listed_field_is_known() {
+        let r = CloudTrailRecord::default();
+        for f in RECORD_FIELDS {
+            assert!(!matches!(r.field(f), RecordField::Unknown), "{f}");
+        }
+        assert!(matches!(r.field("status"), RecordField::Unknown));
     }
 
     #[test]

@@ -61,6 +61,7 @@ Examples:
   DISCORD_WEBHOOK_URL=... trailguard detect --sink discord ./logs
   trailguard detect --fail-on critical ./logs || page-the-on-call
   trailguard detect --state trailguard.db ./AWSLogs/.../2025/09/17/   # hourly, new files only
+  trailguard detect --sigma ./sigma/rules/cloud/aws ./logs   # Sigma rules for CloudTrail too
 
 State (--state FILE):
   Without it each run starts knowing nothing: a key's usual addresses, windows and
@@ -92,7 +93,11 @@ pub struct DetectArgs {
     /// Also load the rules (*.yml) in this folder. Repeatable.
     #[arg(long, value_name = "DIR")]
     pub rules: Vec<PathBuf>,
-    /// Do not load the built-in rule pack (use only --rules).
+    /// Also load the Sigma rules for AWS CloudTrail in this folder (searched
+    /// recursively) or file. Repeatable. Rules that cannot run are reported and skipped.
+    #[arg(long, value_name = "DIR")]
+    pub sigma: Vec<PathBuf>,
+    /// Do not load the built-in rule pack (use only --rules and --sigma).
     #[arg(long)]
     pub no_builtin: bool,
     /// Only events at or after this time: RFC 3339 (2024-05-01T00:00:00Z) or an age (90m, 24h, 7d).
@@ -198,9 +203,9 @@ Formats:
                     {\"rule\": ID, \"title\": ..., \"severity\": ..., \"event_pattern\": {...},
                      \"bytes\": N}
                   bytes is the length of the compact pattern JSON (EventBridge allows 2048).
-                  A rule whose logic cannot be one pattern (stateful rules, not yet
-                  written) will carry \"prefilter_only\": true and a \"note\": its pattern
-                  only pre-filters, and trailguard must still judge what it delivers.
+                  A rule whose logic cannot be one pattern (stateful rules, Sigma rules)
+                  carries \"prefilter_only\": true and a \"note\": its pattern only
+                  pre-filters, and trailguard must still judge what it delivers.
   cloudformation  a CloudFormation template fragment (YAML): one AWS::Events::Rule per
                   rule (Name trailguard-<id>, at most 64 characters; State ENABLED),
                   each targeting the TrailguardTargetArn parameter. The permissions the
@@ -310,6 +315,10 @@ pub struct RulesArgs {
     /// Also load the rules (*.yml) in this folder. Repeatable.
     #[arg(long, value_name = "DIR")]
     pub rules: Vec<PathBuf>,
+    /// Also load the Sigma rules for AWS CloudTrail in this folder (searched
+    /// recursively) or file. Repeatable. Rules that cannot run are reported and skipped.
+    #[arg(long, value_name = "DIR")]
+    pub sigma: Vec<PathBuf>,
     /// Do not load the built-in rule pack.
     #[arg(long)]
     pub no_builtin: bool,

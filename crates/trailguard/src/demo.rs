@@ -9,7 +9,7 @@ use trailguard_io::reader::Input;
 
 use crate::args::DemoArgs;
 use crate::detect::{default_format, execute, DetectConfig};
-use crate::rules_cmd::load_rule_set;
+use crate::rules_cmd::{load_rule_set, RuleSources};
 use crate::sinks::SinkSpec;
 
 include!(concat!(env!("OUT_DIR"), "/incident.rs"));
@@ -40,7 +40,12 @@ pub fn run(args: DemoArgs) -> Result<u8> {
     }
     let config = DetectConfig {
         inputs: vec![Input::Path(dir.path().join("AWSLogs"))],
-        rules: load_rule_set(&[], false)?,
+        rules: load_rule_set(RuleSources {
+            rules: &[],
+            sigma: &[],
+            no_builtin: false,
+            quiet: false,
+        })?,
         since_ms: None,
         until_ms: None,
         format: args.format.unwrap_or_else(default_format),

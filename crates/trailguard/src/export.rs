@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 use trailguard_core::pattern::MAX_PATTERN_CHARS;
 use trailguard_core::rule::RuleSpec;
-use trailguard_core::Severity;
+use trailguard_core::{Rule, Severity};
 
 use crate::args::{ExportArgs, ExportFormat};
 use crate::exit;
@@ -71,6 +71,30 @@ impl ExportedRule<'_> {
             note,
         })
     }
+
+    /// [`ExportedRule::new`] for a loaded rule: a Sigma rule's pattern is only its
+    /// pre-filter, and the export says so.
+    pub fn of(rule: &Rule) -> Result<ExportedRule<'_>, String> {
+        let mut e = ExportedRule::new(&rule.spec)?;
+        if let Some(sigma) = &rule.sigma {
+            let id = sigma
+                .sigma_id
+                .as_deref()
+                .map(|id| format!(" {id}"))
+                .unwrap_or_default();
+            let mut note = format!(
+                "Sigma rule{id}: this pattern only pre-filters (on eventSource and eventName); \
+                 trailguard judges the Sigma detection"
+            );
+            if rule.stateful.is_some() {
+                note.push_str(" and the correlation (threshold or sequence)");
+            }
+            note.push_str(", so send the matched events to trailguard, not to people");
+            e.prefilter_only = true;
+            e.note = Some(note);
+        }
+        Ok(e)
+    }
 }
 
 pub fn run(a: ExportArgs) -> Result<u8> {
@@ -78,7 +102,7 @@ pub fn run(a: ExportArgs) -> Result<u8> {
     let mut exported = Vec::with_capacity(rules.len());
     let mut refused = 0;
     for rule in &rules {
-        match ExportedRule::new(&rule.spec) {
+        match ExportedRule::of(rule) {
             Ok(e) => exported.push(e),
             Err(reason) => {
                 eprintln!("error: {reason}");

@@ -41,6 +41,8 @@ pub(crate) enum IndexKey<'a> {
     Exact(&'a str),
     Prefix(&'a str),
     Suffix(&'a str),
+    /// `equals-ignore-case`, held lowercased: found by the value lowercased.
+    IgnoreCase(&'a str),
 }
 
 #[derive(Debug, Clone)]
@@ -110,6 +112,7 @@ impl Condition {
                 value,
                 ignore_case: false,
             }) if !value.is_empty() => Some(IndexKey::Suffix(value)),
+            Condition::EqualsIgnoreCase(lower) => Some(IndexKey::IgnoreCase(lower)),
             _ => None,
         }
     }
@@ -161,6 +164,15 @@ impl Range {
         };
         above && below
     }
+}
+
+/// `s` lowercased as [`eq_ignore_case`] compares it (character by character), borrowed
+/// when it already is.
+pub(crate) fn lowercased(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(s.chars().flat_map(char::to_lowercase).collect())
 }
 
 /// `s` equals `lower` (already lowercased) ignoring case, without allocating.

@@ -3,7 +3,8 @@
 //!
 //! In the spirit of AWS's event-ruler, but as an index rather than an automaton: each
 //! alternative (conjunct) of each pattern is filed under one of its fields whose
-//! conditions are all exact strings or case-sensitive prefixes or suffixes, preferring
+//! conditions are all exact strings, case-sensitive prefixes or suffixes, or
+//! `equals-ignore-case` strings (filed lowercased, found by the value lowercased), preferring
 //! `detail.eventName`, then other specific fields, then `eventSource`/`source`, exact
 //! before prefix or suffix, and among equals the paths most conjuncts share (so an
 //! event reads few paths). An event reads each indexed path once, looks its values up
@@ -17,7 +18,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::json::{with_segments, FieldSource, Leaf};
 
-use super::condition::IndexKey;
+use super::condition::{lowercased, IndexKey};
 use super::Pattern;
 
 /// Many patterns, matched together.
@@ -37,12 +38,19 @@ struct KeyPath {
     by_value: Map,
     by_prefix: AffixMap,
     by_suffix: AffixMap,
+    /// `equals-ignore-case` values, lowercased.
+    by_lower: Map,
 }
 
 impl KeyPath {
     fn lookup(&self, s: &str, out: &mut Vec<u32>) {
         if let Some(ids) = self.by_value.get(s) {
             out.extend_from_slice(ids);
+        }
+        if !self.by_lower.is_empty() {
+            if let Some(ids) = self.by_lower.get(lowercased(s).as_ref()) {
+                out.extend_from_slice(ids);
+            }
         }
         self.by_prefix.lookup(s, false, out);
         self.by_suffix.lookup(s, true, out);
@@ -237,6 +245,7 @@ impl PatternIndex {
                             by_value: Map::default(),
                             by_prefix: AffixMap::default(),
                             by_suffix: AffixMap::default(),
+                            by_lower: Map::default(),
                         });
                         keys.len() - 1
                     }
@@ -247,6 +256,7 @@ impl PatternIndex {
                         IndexKey::Exact(v) => key.by_value.entry(v.into()).or_default(),
                         IndexKey::Prefix(p) => key.by_prefix.entry(p, false),
                         IndexKey::Suffix(p) => key.by_suffix.entry(p, true),
+                        IndexKey::IgnoreCase(v) => key.by_lower.entry(v.into()).or_default(),
                     };
                     if ids.last() != Some(&id) {
                         ids.push(id);

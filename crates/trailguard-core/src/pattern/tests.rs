@@ -126,3 +126,28 @@ fn index_files_conjuncts_under_their_most_selective_field() {
         assert_eq!(reference, want);
     }
 }
+
+#[test]
+fn equals_ignore_case_is_indexed_by_the_lowercased_value() {
+    let patterns = [
+        json!({"detail":{"eventSource":[{"equals-ignore-case":"CloudTrail.amazonaws.com"}],"eventName":[{"equals-ignore-case":"StopLogging"},{"equals-ignore-case":"DeleteTrail"}]}}),
+        json!({"detail":{"eventName":[{"equals-ignore-case":"ÉLAN"}]}}),
+        json!({"detail":{"eventName":["StopLogging"]}}),
+    ];
+    let index = PatternIndex::new(patterns.iter().map(|p| Pattern::from_value(p).unwrap()));
+    let stats = index.stats();
+    assert_eq!(stats.unindexed, 0, "{stats:?}");
+    assert_eq!(stats.key_paths, vec!["detail.eventName"]);
+    let ev = |name: &str| json!({"detail":{"eventName": name, "eventSource": "cloudtrail.amazonaws.com"}});
+    for (event, want) in [
+        (ev("StopLogging"), vec![0, 2]),
+        (ev("stoplogging"), vec![0]),
+        (ev("DELETETRAIL"), vec![0]),
+        (ev("élan"), vec![1]),
+        (ev("Élan"), vec![1]),
+        (ev("elan"), vec![]),
+        (ev("UpdateTrail"), vec![]),
+    ] {
+        assert_eq!(index.matching(&event), want, "{event}");
+    }
+}

@@ -12,8 +12,11 @@ use serde::Deserialize;
 use crate::alert::Severity;
 use crate::json::{with_segments, FieldSource};
 use crate::pattern::{Pattern, PatternError};
+use crate::sigma::SigmaMatch;
 pub use builtin::{builtin_rules, builtin_sources};
-pub use stateful::{parse_duration, Stage, StateSpec, Stateful};
+pub use stateful::{
+    parse_duration, FirstSeenSpec, SequenceSpec, Stage, StateSpec, Stateful, ThresholdSpec,
+};
 pub use template::{clean as clean_text, Template};
 
 /// A rule as written in YAML.
@@ -79,6 +82,8 @@ pub struct Rule {
     pub summary: Template,
     pub context: Vec<(String, Vec<String>)>,
     pub stateful: Option<Stateful>,
+    /// A Sigma rule's detection: checked once `pattern` (its pre-filter) matched.
+    pub sigma: Option<SigmaMatch>,
 }
 
 #[derive(Debug, Clone)]
@@ -116,7 +121,7 @@ pub enum RuleError {
 /// Field names that hold credentials: rules may neither print nor carry them.
 const SECRET_WORDS: [&str; 4] = ["secretaccesskey", "sessiontoken", "password", "privatekey"];
 
-fn mentions_secret(path: &str) -> bool {
+pub(crate) fn mentions_secret(path: &str) -> bool {
     let lower = path.to_ascii_lowercase();
     SECRET_WORDS.iter().any(|w| lower.contains(w))
 }
@@ -217,12 +222,19 @@ impl Rule {
             summary,
             context,
             stateful,
+            sigma: None,
             spec,
         })
     }
 
     pub fn id(&self) -> &str {
         &self.spec.id
+    }
+
+    /// Whether an event that matched this part of the rule's pattern also passes what
+    /// patterns cannot say (a Sigma rule's detection). Always true for YAML rules.
+    pub fn passes(&self, stage: Stage, event: &dyn FieldSource) -> bool {
+        self.sigma.as_ref().is_none_or(|s| s.matches(stage, event))
     }
 
     /// The severity for this event and the reasons it was raised.
@@ -260,7 +272,13 @@ impl Rule {
             let bytes = event.to_string();
             match crate::Event::from_json(bytes.as_bytes()) {
                 Ok(ev) => {
-                    if self.pattern.matches(&ev) != expected {
+                    let first = if self.stateful.is_some() {
+                        Stage::First
+                    } else {
+                        Stage::Alert
+                    };
+                    let matched = self.pattern.matches(&ev) && self.passes(first, &ev);
+                    if matched != expected {
                         let want = if expected { "match" } else { "not match" };
                         failures.push(format!("{}: test event {} should {want}", self.id(), i + 1));
                     }
@@ -272,7 +290,8 @@ impl Rule {
                 )),
             }
         }
-        if self.spec.tests.must_match.is_empty() {
+        // Sigma rules carry no test events of their own.
+        if self.spec.tests.must_match.is_empty() && self.sigma.is_none() {
             failures.push(format!("{}: no `tests: match:` events", self.id()));
         }
         failures
