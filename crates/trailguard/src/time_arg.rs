@@ -2,29 +2,15 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use trailguard_core::rule::parse_duration;
 use trailguard_core::time::parse_rfc3339_millis;
 
 pub fn parse_time_arg(s: &str, now_ms: i64) -> Result<i64, String> {
     if let Some(ms) = parse_rfc3339_millis(s) {
         return Ok(ms);
     }
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: i64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is neither an RFC 3339 time nor an age like 24h"))?;
-    let unit_ms = match unit {
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        "w" => 604_800_000,
-        _ => return Err(format!("`{s}`: the unit of an age is s, m, h, d or w")),
-    };
-    n.checked_mul(unit_ms)
-        .map(|age| now_ms - age)
-        .ok_or_else(|| format!("`{s}` is too large"))
+    let age = parse_duration(s).map_err(|e| format!("{e}, or an RFC 3339 time"))?;
+    Ok(now_ms - age)
 }
 
 pub fn now_ms() -> i64 {
