@@ -90,16 +90,8 @@ pub struct DetectArgs {
     /// Files, folders, or - for standard input.
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<String>,
-    /// Also load the rules (*.yml) in this folder. Repeatable.
-    #[arg(long, value_name = "DIR")]
-    pub rules: Vec<PathBuf>,
-    /// Also load the Sigma rules for AWS CloudTrail in this folder (searched
-    /// recursively) or file. Repeatable. Rules that cannot run are reported and skipped.
-    #[arg(long, value_name = "DIR")]
-    pub sigma: Vec<PathBuf>,
-    /// Do not load the built-in rule pack (use only --rules and --sigma).
-    #[arg(long)]
-    pub no_builtin: bool,
+    #[command(flatten)]
+    pub rule_set: RulesArgs,
     /// Only events at or after this time: RFC 3339 (2024-05-01T00:00:00Z) or an age (90m, 24h, 7d).
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
@@ -319,7 +311,7 @@ pub struct RulesArgs {
     /// recursively) or file. Repeatable. Rules that cannot run are reported and skipped.
     #[arg(long, value_name = "DIR")]
     pub sigma: Vec<PathBuf>,
-    /// Do not load the built-in rule pack.
+    /// Do not load the built-in rule pack (use only --rules and --sigma).
     #[arg(long)]
     pub no_builtin: bool,
 }

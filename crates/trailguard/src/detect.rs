@@ -16,7 +16,7 @@ use trailguard_io::state::SqliteStore;
 use crate::args::{DetectArgs, Format};
 use crate::exit;
 use crate::progress::BarProgress;
-use crate::rules_cmd::{load_rule_set, RuleSources};
+use crate::rules_cmd::{self, load_rule_set, RuleSources};
 use crate::sinks::{deliver, SinkSpec};
 use crate::time_arg::{now_ms, parse_time_arg};
 
@@ -74,12 +74,13 @@ impl DetectConfig {
             .collect();
         Ok(DetectConfig {
             inputs,
-            rules: load_rule_set(RuleSources {
-                rules: &a.rules,
-                sigma: &a.sigma,
-                no_builtin: a.no_builtin,
-                quiet: a.quiet,
-            })?,
+            rules: {
+                rules_cmd::check(&a.rule_set)?;
+                load_rule_set(RuleSources {
+                    quiet: a.quiet,
+                    ..RuleSources::of(&a.rule_set)
+                })?
+            },
             since_ms,
             until_ms,
             format: a.format.unwrap_or_else(default_format),

@@ -295,7 +295,7 @@ fn kind(r: &Rule) -> &'static str {
     }
 }
 
-fn check(a: &RulesArgs) -> Result<()> {
+pub fn check(a: &RulesArgs) -> Result<()> {
     if a.no_builtin && a.rules.is_empty() && a.sigma.is_empty() {
         bail!("--no-builtin needs --rules DIR or --sigma DIR");
     }
