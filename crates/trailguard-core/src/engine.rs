@@ -28,6 +28,20 @@ pub struct Detection {
     pub stage: Stage,
     /// For a stateful rule: the key and the value the judging needs.
     pub observed: [Option<String>; 2],
+    /// Further events of the same rule and actor in the same hour, kept only as what
+    /// an alert counts (see `correlate`): a broad rule costs memory per alert, not per
+    /// event.
+    pub absorbed: Vec<Absorbed>,
+}
+
+/// One event folded into another detection: what the alert's count, eventIDs, times,
+/// failures and severity need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Absorbed {
+    pub time_ms: i64,
+    pub event_id: String,
+    pub severity: Severity,
+    pub failed: bool,
 }
 
 impl Detection {
@@ -175,6 +189,7 @@ impl Engine {
             context,
             stage,
             observed,
+            absorbed: Vec::new(),
         }
     }
 }

@@ -54,19 +54,29 @@ pub fn fold(mut detections: Vec<Detection>, rules: &[Rule], window_ms: i64) -> V
 
 fn to_alert(run: Vec<Detection>, rules: &[Rule]) -> Alert {
     let first = &run[0];
-    let last = &run[run.len() - 1];
     let rule = &rules[first.rule];
-    let severity = run
-        .iter()
-        .map(|d| d.severity)
-        .max()
-        .unwrap_or(rule.spec.severity);
+    // Every event of the run: the detections and the events they absorbed (one
+    // eventID counted once).
+    let mut events: Vec<(i64, &str, bool)> = Vec::new();
+    let mut severity = rule.spec.severity;
+    for d in &run {
+        events.push((d.time_ms, &d.event_id, d.error_code.is_some()));
+        severity = severity.max(d.severity);
+        for a in &d.absorbed {
+            events.push((a.time_ms, &a.event_id, a.failed));
+            severity = severity.max(a.severity);
+        }
+    }
+    events.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    let mut seen = std::collections::HashSet::new();
+    events.retain(|e| e.1.is_empty() || seen.insert(e.1));
+    let last_ms = events.iter().map(|e| e.0).max().unwrap_or(first.time_ms);
 
     // The summary a person reads first: the first call that succeeded, if any did.
     let headline = run.iter().find(|d| d.error_code.is_none()).unwrap_or(first);
     let mut summary = headline.summary.clone();
-    let errors = run.iter().filter(|d| d.error_code.is_some()).count();
-    match (run.len(), errors) {
+    let errors = events.iter().filter(|e| e.2).count();
+    match (events.len(), errors) {
         (1, _) => {}
         (n, 0) => summary.push_str(&format!(" ({n} events)")),
         (n, e) => summary.push_str(&format!(" ({n} events, {e} failed)")),
@@ -125,14 +135,14 @@ fn to_alert(run: Vec<Detection>, rules: &[Rule]) -> Alert {
             tags: rule.spec.tags.clone(),
         },
         time: format_millis(first.time_ms),
-        last_time: format_millis(last.time_ms),
-        count: run.len() as u64,
+        last_time: format_millis(last_ms),
+        count: events.len() as u64,
         account: first.account.clone(),
         region: first.region.clone(),
         actor: first.actor.clone(),
         event_name: first.event_name.clone(),
         event_source: first.event_source.clone(),
-        event_ids: run.iter().map(|d| d.event_id.clone()).collect(),
+        event_ids: events.iter().map(|e| e.1.to_owned()).collect(),
         summary,
         context: ctx,
     }

@@ -38,7 +38,11 @@ pub(super) fn judge(
     rules: &[Rule],
     store: &mut dyn Store,
 ) -> Result<Vec<Detection>, StoreError> {
-    let mut out = c.alerts;
+    let kept: usize = c.plain.values().map(|p| p.kept.len()).sum();
+    let mut out: Vec<Detection> = Vec::with_capacity(kept + c.firsts.len() + 64);
+    for slot in c.plain.into_values() {
+        out.extend(slot.finish());
+    }
     let mut steps: Vec<Step> = Vec::new();
     steps.extend(c.first_seen.into_values().map(Step::Seen));
     for ((rule, key), marks) in c.marks {

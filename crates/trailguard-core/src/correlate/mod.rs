@@ -17,7 +17,7 @@ mod judge;
 
 use std::collections::HashMap;
 
-use crate::engine::{Detection, Match};
+use crate::engine::{Absorbed, Detection, Match};
 use crate::rule::{Rule, Stage, Stateful};
 use crate::state::{Store, StoreError};
 
@@ -27,12 +27,17 @@ pub const SAMPLES_PER_BUCKET: usize = 8;
 pub const THEN_PER_KEY: usize = 16;
 /// Values collected per first-seen key (as many as the stores remember).
 pub const VALUES_PER_KEY: usize = 1024;
+/// Full detections kept per plain rule, actor and hour; the rest are absorbed.
+pub const KEPT_PER_HOUR: usize = 64;
 const HOUR_MS: i64 = 3_600_000;
 
 /// The matches of stateful rules (and the final detections of plain ones) of one run.
 #[derive(Debug, Default)]
 pub struct Collector {
-    alerts: Vec<Detection>,
+    /// Plain rules' detections by (rule, actor, hour), keyed by a hash of the three
+    /// (most slots hold one detection: no key copy): the earliest kept whole, the rest
+    /// absorbed (their times, eventIDs, severities and failures only).
+    plain: HashMap<u64, PlainSlot>,
     first_seen: HashMap<(usize, String, String), Detection>,
     values_per_key: HashMap<(usize, String), usize>,
     marks: HashMap<(usize, String), Vec<Mark>>,
@@ -51,6 +56,57 @@ struct Mark {
     time_ms: i64,
     event: u64,
     item: Option<u64>,
+}
+
+#[derive(Debug, Default)]
+struct PlainSlot {
+    kept: Vec<Detection>,
+    absorbed: Vec<Absorbed>,
+}
+
+impl PlainSlot {
+    fn add(&mut self, mut d: Detection) {
+        if self.kept.len() < KEPT_PER_HOUR {
+            // Most slots hold one or two detections: grow one at a time at first.
+            if self.kept.len() < 4 {
+                self.kept.reserve_exact(1);
+            }
+            self.kept.push(d);
+            return;
+        }
+        let latest = self
+            .kept
+            .iter()
+            .enumerate()
+            .max_by(|a, b| order(a.1).cmp(&order(b.1)))
+            .map(|(i, _)| i);
+        if let Some(i) = latest.filter(|&i| order(&d) < order(&self.kept[i])) {
+            std::mem::swap(&mut self.kept[i], &mut d);
+        }
+        self.absorb(d);
+    }
+
+    fn absorb(&mut self, d: Detection) {
+        self.absorbed.push(Absorbed {
+            time_ms: d.time_ms,
+            event_id: d.event_id,
+            severity: d.severity,
+            failed: d.error_code.is_some(),
+        });
+        self.absorbed.extend(d.absorbed);
+    }
+
+    /// The kept detections, each carrying the absorbed events that follow it.
+    fn finish(mut self) -> Vec<Detection> {
+        self.kept.sort_by(|a, b| order(a).cmp(&order(b)));
+        for a in self.absorbed {
+            let at = self.kept.partition_point(|k| k.time_ms <= a.time_ms);
+            if let Some(host) = self.kept.get_mut(at.saturating_sub(1)) {
+                host.absorbed.push(a);
+            }
+        }
+        self.kept
+    }
 }
 
 #[derive(Debug, Default, Clone)]
@@ -86,6 +142,13 @@ struct Samples {
 
 fn order(d: &Detection) -> (i64, &str) {
     (d.time_ms, &d.event_id)
+}
+
+/// The slot of a plain detection: its rule, actor (group key) and hour, hashed.
+fn plain_slot(d: &Detection) -> u64 {
+    let h = hash(d.group_key());
+    let h = (h ^ d.rule as u64).wrapping_mul(0x0100_0000_01b3);
+    (h ^ d.time_ms.div_euclid(HOUR_MS) as u64).wrapping_mul(0x0100_0000_01b3)
 }
 
 fn hash(s: &str) -> u64 {
@@ -148,7 +211,8 @@ impl Collector {
     ) {
         let build = || build(&m);
         let Some(stateful) = &rules[m.rule].stateful else {
-            self.alerts.push(build());
+            let d = build();
+            self.plain.entry(plain_slot(&d)).or_default().add(d);
             return;
         };
         // A match without the key it is judged by cannot be judged.
@@ -252,8 +316,8 @@ impl Collector {
             .map(|s| s.earliest.len() + s.latest.len())
             .sum();
         let thens: usize = self.thens.values().map(Vec::len).sum();
-        let detections =
-            self.alerts.len() + self.first_seen.len() + samples + self.firsts.len() + thens;
+        let kept: usize = self.plain.values().map(|p| p.kept.len()).sum();
+        let detections = kept + self.first_seen.len() + samples + self.firsts.len() + thens;
         (detections, self.marks.values().map(Vec::len).sum())
     }
 
@@ -274,7 +338,13 @@ impl Collector {
     /// group from the matches it has seen, so each part alone may keep too few. Feed
     /// one collector from all threads instead (as `detect` does).
     pub fn merge(&mut self, other: Collector) {
-        self.alerts.extend(other.alerts);
+        for (slot, p) in other.plain {
+            let mine = self.plain.entry(slot).or_default();
+            for d in p.kept {
+                mine.add(d);
+            }
+            mine.absorbed.extend(p.absorbed);
+        }
         for (slot, d) in other.first_seen {
             match self.first_seen.get(&slot) {
                 Some(old) if order(old) <= order(&d) => {}

@@ -236,3 +236,49 @@ tests: {match: [{eventSource: iam.amazonaws.com, eventName: CreateAccessKey}]}
     );
     assert_eq!(severity("late"), Severity::Medium, "over an hour later");
 }
+
+#[test]
+fn a_flood_of_plain_detections_is_held_per_alert_not_per_event() {
+    const PLAIN: &str = r#"
+id: t-any-list
+title: any list call
+severity: low
+match: {detail: {eventName: [ListUsers]}}
+summary: "listed"
+tests: {match: [{eventSource: iam.amazonaws.com, eventName: ListUsers}]}
+"#;
+    let rules = vec![Rule::from_yaml(PLAIN, "test").unwrap()];
+    let engine = Engine::new(rules);
+    let mut c = Collector::new();
+    let n = 500u32;
+    // Arrival order scrambled; one call in ten failed; all within one hour.
+    for i in (0..n).map(|i| (i * 7919) % n) {
+        let error = (i % 10 == 0).then_some("AccessDenied");
+        let r = call(
+            &format!("e{i:04}"),
+            i % 50,
+            "AKIA1",
+            "10.0.0.1",
+            "ListUsers",
+            error,
+        );
+        let mut found = Vec::new();
+        engine.detect(&Event::from_json(r.as_bytes()).unwrap(), &mut found);
+        for d in found {
+            c.add(d, engine.rules());
+        }
+    }
+    assert_eq!(c.held().0, KEPT_PER_HOUR);
+    let out = c.judge(engine.rules(), &mut MemoryStore::new()).unwrap();
+    let alerts = crate::fold::fold(out, engine.rules(), crate::fold::DEFAULT_WINDOW_MS);
+    assert_eq!(alerts.len(), 1);
+    let a = &alerts[0];
+    assert_eq!(a.count, u64::from(n));
+    assert_eq!(a.event_ids.len(), n as usize);
+    assert_eq!(a.context["failed_calls"], 50);
+    assert_eq!(a.time, "2024-05-01T00:00:00Z");
+    assert_eq!(a.last_time, "2024-05-01T00:49:00Z");
+    let mut ids = a.event_ids.clone();
+    ids.dedup();
+    assert_eq!(ids.len(), n as usize, "every eventID once");
+}
