@@ -143,6 +143,13 @@ pub fn scan(config: &DetectConfig, store: &mut dyn Store) -> Result<Outcome> {
     // One collector for all reading threads: what it keeps of a stateful rule's matches
     // depends on how many it has seen, across all files.
     let collected = Mutex::new(Collector::new());
+    // A plain rule whose highest severity, even raised a level by context, stays below
+    // --min-severity cannot be reported: its matches are not collected at all.
+    let reportable: Vec<bool> = engine
+        .rules()
+        .iter()
+        .map(|r| r.stateful.is_some() || r.max_severity().raised() >= config.min_severity)
+        .collect();
     let show_progress = !config.quiet && io::stderr().is_terminal();
     let progress = BarProgress::new(show_progress);
     let (since, until) = (config.since_ms, config.until_ms);
@@ -160,6 +167,9 @@ pub fn scan(config: &DetectConfig, store: &mut dyn Store) -> Result<Outcome> {
             let mut guard = None;
             let id = event.event_id().unwrap_or("");
             engine.each_match(event, |m| {
+                if !reportable[m.rule] {
+                    return;
+                }
                 let c = guard
                     .get_or_insert_with(|| collected.lock().unwrap_or_else(|p| p.into_inner()));
                 c.offer(m, id, engine.rules(), |m| engine.detection(m, event));

@@ -237,6 +237,14 @@ impl Rule {
         self.sigma.as_ref().is_none_or(|s| s.matches(stage, event))
     }
 
+    /// The highest severity the rule can give (its base or an escalation's).
+    pub fn max_severity(&self) -> Severity {
+        self.escalations
+            .iter()
+            .map(|e| e.severity)
+            .fold(self.spec.severity, Severity::max)
+    }
+
     /// The severity for this event and the reasons it was raised.
     pub fn severity_for(&self, event: &dyn FieldSource) -> (Severity, Vec<String>) {
         let mut severity = self.spec.severity;
