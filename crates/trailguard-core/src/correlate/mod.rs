@@ -4,12 +4,14 @@
 //! streamed one by one.
 //!
 //! What is kept (the bounds, per rule):
-//! - `first_seen`: the earliest match per (key, value): a later sighting of a value is
-//!   never its first, so nothing else can alert.
+//! - plain rules: per actor and hour the earliest [`KEPT_PER_HOUR`] detections whole,
+//!   the rest as (time, eventID, severity, failed), which is all an alert counts.
+//! - `first_seen`: the earliest match per (key, value), at most [`VALUES_PER_KEY`]
+//!   values per key: a later sighting of a value is never its first.
 //! - `threshold`: every match as a mark (time and hashes of the eventID and distinct
 //!   item: 32 bytes) for counting, and full detections (the first and last
-//!   [`SAMPLES_PER_BUCKET`], what an alert shows) only for the hours of a group that,
-//!   with their neighbours, hold as many matches as the threshold.
+//!   [`SAMPLES_PER_BUCKET`] of an hour, what an alert shows) only where a window-long
+//!   slice of time and its neighbours hold as many matches as the threshold.
 //! - `sequence`: every first step (rare by design: `CreateAccessKey`), and the earliest
 //!   [`THEN_PER_KEY`] second steps per join value.
 
