@@ -121,6 +121,10 @@ impl Engine {
     pub fn each_match(&self, event: &Event<'_>, mut f: impl FnMut(Match)) {
         let mut matched = Vec::new();
         self.index.matches_into(event, &mut matched);
+        if matched.is_empty() {
+            return;
+        }
+        let time_ms = event.time_millis().unwrap_or(0);
         for m in matched {
             let (rule, stage) = self.entries[m];
             // A Sigma rule's own condition, after its pre-filter pattern.
@@ -137,7 +141,7 @@ impl Engine {
                 rule,
                 stage,
                 observed,
-                time_ms: event.time_millis().unwrap_or(0),
+                time_ms,
             });
         }
     }
