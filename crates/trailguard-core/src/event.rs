@@ -14,7 +14,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::json::{
-    members_within, raw_visit_deep, raw_visit_members, ArrayStep, FieldSource, Leaf, RawNode,
+    members_within, raw_visit_deep, raw_visit_members, ArrayStep, FieldSource, Leaf, RawJson,
+    RawNode,
 };
 use crate::record::{CloudTrailRecord, RecordField, UserIdentity, RECORD_FIELDS};
 use crate::time::parse_rfc3339_millis;
@@ -48,7 +49,7 @@ pub struct Envelope<'a> {
 }
 
 /// One key of a raw JSON object and its raw value.
-type Member<'a> = (Cow<'a, str>, &'a RawValue);
+type Member<'a> = (Cow<'a, str>, RawJson<'a>);
 type Members<'a> = Vec<Member<'a>>;
 
 /// One event as rules see it.
@@ -84,7 +85,7 @@ const SPLIT_FIELDS: [&str; 4] = [
     "additionalEventData",
 ];
 
-fn object_members(raw: &RawValue) -> Option<Members<'_>> {
+fn object_members(raw: RawJson<'_>) -> Option<Members<'_>> {
     match RawNode::parse(raw) {
         Some(RawNode::Object(members)) => Some(members),
         _ => None,
@@ -128,6 +129,7 @@ impl<'a> Event<'a> {
                 let mut event = Self::from_envelope(env)?;
                 // It parsed, so it is UTF-8 (JSON outside strings is ASCII).
                 event.text = std::str::from_utf8(bytes).ok();
+                // (The envelope parse validated all of it, unknown fields included.)
                 return Ok(event);
             }
         }
@@ -264,13 +266,13 @@ impl<'a> Event<'a> {
         deep: bool,
         f: &mut dyn FnMut(Leaf<'_>, &[ArrayStep]),
     ) {
-        let top = self
-            .splits
-            .top
-            .get_or_init(|| match RawNode::parse_str(text) {
-                Some(RawNode::Object(members)) => members,
-                _ => Vec::new(),
-            });
+        let top =
+            self.splits
+                .top
+                .get_or_init(|| match RawNode::parse(RawJson::parsed_by_serde(text)) {
+                    Some(RawNode::Object(members)) => members,
+                    _ => Vec::new(),
+                });
         members_within(top, path, deep, |child, span| {
             let rest = &path[span..];
             let detail = (span == 1 && path[0] == "detail")
@@ -294,7 +296,7 @@ impl<'a> Event<'a> {
     fn visit_field(
         &self,
         name: &str,
-        raw: &'a RawValue,
+        raw: RawJson<'a>,
         rest: &[&str],
         deep: bool,
         f: &mut dyn FnMut(Leaf<'_>, &[ArrayStep]),
@@ -341,14 +343,14 @@ impl<'a> Event<'a> {
             }
             "resources" => {
                 if let Some(raw) = env.and_then(|e| e.resources) {
-                    raw_visit_deep(raw, rest, deep, f);
+                    raw_visit_deep(RawJson::of(raw), rest, deep, f);
                 }
                 return;
             }
             _ => return,
         }
         if let Some(detail) = env.and_then(|e| e.detail) {
-            return raw_visit_deep(detail, rest, deep, f);
+            return raw_visit_deep(RawJson::of(detail), rest, deep, f);
         }
         match rest.split_first() {
             Some((field, rest)) => self.visit_record_field(field, rest, deep, f),
@@ -372,7 +374,7 @@ impl<'a> Event<'a> {
         match self.record.field(field) {
             RecordField::Str(Some(s)) if rest.is_empty() => f(Leaf::Str(Cow::Borrowed(s)), &[]),
             RecordField::Str(_) | RecordField::Unknown => {}
-            RecordField::Raw(Some(raw)) => self.visit_field(field, raw, rest, deep, f),
+            RecordField::Raw(Some(raw)) => self.visit_field(field, RawJson::of(raw), rest, deep, f),
             RecordField::Raw(None) => {}
         }
     }

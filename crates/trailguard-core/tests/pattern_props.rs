@@ -196,6 +196,27 @@ proptest! {
         let _ = Pattern::parse(&p.to_string());
     }
 
+    /// The splitter that takes already-validated JSON apart without a parser reads
+    /// every generated value, compact or pretty, exactly as serde does.
+    #[test]
+    fn splitting_valid_json_agrees_with_serde(v in arbitrary_json(), pretty in any::<bool>()) {
+        use trailguard_core::json::{RawNode, Leaf};
+        let text = if pretty { serde_json::to_string_pretty(&v).unwrap() } else { v.to_string() };
+        let node = RawNode::parse_str(&text).expect("valid JSON splits");
+        let child = |raw: trailguard_core::json::RawJson| serde_json::from_str::<Value>(raw.get()).unwrap();
+        let rebuilt = match node {
+            RawNode::Object(members) => Value::Object(
+                members.into_iter().map(|(k, raw)| (k.into_owned(), child(raw))).collect(),
+            ),
+            RawNode::Array(items) => Value::Array(items.into_iter().map(child).collect()),
+            RawNode::Leaf(Leaf::Str(s)) => Value::String(s.into_owned()),
+            RawNode::Leaf(Leaf::Num(n)) => json!(n as i32),
+            RawNode::Leaf(Leaf::Bool(b)) => Value::Bool(b),
+            RawNode::Leaf(Leaf::Null) => Value::Null,
+        };
+        prop_assert_eq!(rebuilt, v);
+    }
+
     #[test]
     fn arbitrary_text_never_panics(text in ".{0,300}") {
         let _ = Pattern::parse(&text);

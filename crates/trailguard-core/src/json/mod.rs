@@ -8,8 +8,11 @@
 use std::borrow::Cow;
 
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::Deserialize;
 use serde_json::value::RawValue;
+
+mod split;
+
+pub use split::{RawJson, RawNode};
 
 /// A JSON leaf value at some path of an event.
 #[derive(Debug, Clone, PartialEq)]
@@ -208,98 +211,6 @@ fn value_visit(
     }
 }
 
-/// One level of a raw JSON value: scalars decoded, containers left as raw children.
-#[derive(Debug)]
-pub enum RawNode<'a> {
-    Leaf(Leaf<'a>),
-    Array(Vec<&'a RawValue>),
-    Object(Vec<(Cow<'a, str>, &'a RawValue)>),
-}
-
-impl<'a> RawNode<'a> {
-    pub fn parse(raw: &'a RawValue) -> Option<RawNode<'a>> {
-        Self::parse_str(raw.get())
-    }
-
-    /// One level of JSON text known to be valid.
-    pub fn parse_str(text: &'a str) -> Option<RawNode<'a>> {
-        serde_json::from_str(text).ok()
-    }
-}
-
-impl<'de> Deserialize<'de> for RawNode<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = RawNode<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(RawNode::Leaf(Leaf::Str(Cow::Borrowed(v))))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(RawNode::Leaf(Leaf::Str(Cow::Owned(v.to_owned()))))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(RawNode::Leaf(Leaf::Str(Cow::Owned(v))))
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-                Ok(RawNode::Leaf(Leaf::Bool(v)))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-                Ok(RawNode::Leaf(Leaf::Num(v as f64)))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-                Ok(RawNode::Leaf(Leaf::Num(v as f64)))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-                Ok(RawNode::Leaf(Leaf::Num(v)))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(RawNode::Leaf(Leaf::Null))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
-                let mut items = Vec::new();
-                while let Some(item) = a.next_element::<&'de RawValue>()? {
-                    items.push(item);
-                }
-                Ok(RawNode::Array(items))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
-                let mut members = Vec::new();
-                while let Some(key) = a.next_key::<KeyCow<'de>>()? {
-                    members.push((key.0, a.next_value::<&'de RawValue>()?));
-                }
-                Ok(RawNode::Object(members))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-pub(crate) struct KeyCow<'a>(pub(crate) Cow<'a, str>);
-
-/// serde's own `Cow<str>` always allocates; keys are borrowed when they carry no escapes.
-impl<'de> Deserialize<'de> for KeyCow<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = KeyCow<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(KeyCow(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(KeyCow(Cow::Owned(v.to_owned())))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
 /// For `#[serde(deserialize_with)]` on `Option<Cow<str>>` fields: serde's derive does
 /// not borrow through `Option`, this does. A value of another type reads as absent
 /// rather than failing the whole record: patterns still see it exactly (they read the
@@ -358,12 +269,12 @@ pub fn raw_leaves(raw: &RawValue, path: &[&str], f: &mut dyn FnMut(Leaf<'_>)) {
 
 /// [`FieldSource::visit`] over a raw JSON value.
 pub fn raw_visit(raw: &RawValue, path: &[&str], f: &mut dyn FnMut(Leaf<'_>, &[ArrayStep])) {
-    raw_visit_at(raw, path, false, f, &mut Vec::new())
+    raw_visit_at(RawJson::of(raw), path, false, f, &mut Vec::new())
 }
 
 /// [`raw_visit`], or with `deep` [`FieldSource::leaves_within`], over a raw JSON value.
 pub(crate) fn raw_visit_deep(
-    raw: &RawValue,
+    raw: RawJson<'_>,
     path: &[&str],
     deep: bool,
     f: &mut dyn FnMut(Leaf<'_>, &[ArrayStep]),
@@ -373,7 +284,7 @@ pub(crate) fn raw_visit_deep(
 
 /// [`raw_visit_deep`] over the members of an already parsed raw object.
 pub(crate) fn raw_visit_members(
-    members: &[(Cow<'_, str>, &RawValue)],
+    members: &[(Cow<'_, str>, RawJson<'_>)],
     path: &[&str],
     deep: bool,
     f: &mut dyn FnMut(Leaf<'_>, &[ArrayStep]),
@@ -385,7 +296,7 @@ pub(crate) fn raw_visit_members(
 }
 
 fn raw_visit_at(
-    raw: &RawValue,
+    raw: RawJson<'_>,
     path: &[&str],
     deep: bool,
     f: &mut dyn FnMut(Leaf<'_>, &[ArrayStep]),
@@ -401,7 +312,7 @@ fn raw_visit_at(
             }
         }
         RawNode::Array(items) if steps.len() < MAX_ARRAY_NESTING => {
-            let id = raw.get().as_ptr() as usize;
+            let id = raw.id();
             for (i, item) in items.into_iter().enumerate() {
                 steps.push((id, i as u32));
                 raw_visit_at(item, path, deep, f, steps);
@@ -418,7 +329,7 @@ fn raw_visit_at(
 }
 
 /// The raw child of an object at `path`, if every step is an object.
-pub fn raw_get<'a>(raw: &'a RawValue, path: &[&str]) -> Option<&'a RawValue> {
+pub fn raw_get<'a>(raw: RawJson<'a>, path: &[&str]) -> Option<RawJson<'a>> {
     let Some((first, rest)) = path.split_first() else {
         return Some(raw);
     };
@@ -553,7 +464,7 @@ mod tests {
         let json = r#"{"a":{"b":[{"c":"x"},{"d":{"e":1}}],"f":null,"g":"y","g":"z"},"h":"i"}"#;
         let raw: Box<RawValue> = serde_json::from_str(json).unwrap();
         let mut from_raw = vec![];
-        raw_visit_deep(&raw, &["a"], true, &mut |l, _| {
+        raw_visit_deep(RawJson::of(&raw), &["a"], true, &mut |l, _| {
             from_raw.push(l.text().into_owned())
         });
         assert_eq!(from_raw, vec!["x", "1", "null", "z"]);
@@ -562,7 +473,7 @@ mod tests {
         v.leaves_within(&["a"], &mut |l| from_value.push(l.text().into_owned()));
         assert_eq!(from_value.len(), 4, "{from_value:?}");
         let mut plain = 0;
-        raw_visit_deep(&raw, &["a"], false, &mut |_, _| plain += 1);
+        raw_visit_deep(RawJson::of(&raw), &["a"], false, &mut |_, _| plain += 1);
         assert_eq!(plain, 0);
     }
 
@@ -574,7 +485,10 @@ mod tests {
     #[test]
     fn raw_get_walks_objects() {
         let raw: Box<RawValue> = serde_json::from_str(r#"{"a":{"b":{"c":1}}}"#).unwrap();
-        assert_eq!(raw_get(&raw, &["a", "b"]).unwrap().get(), r#"{"c":1}"#);
-        assert!(raw_get(&raw, &["a", "x"]).is_none());
+        assert_eq!(
+            raw_get(RawJson::of(&raw), &["a", "b"]).unwrap().get(),
+            r#"{"c":1}"#
+        );
+        assert!(raw_get(RawJson::of(&raw), &["a", "x"]).is_none());
     }
 }
