@@ -8,8 +8,10 @@
 
 mod discord;
 mod discord_embed;
+mod http_retry;
 mod jsonl;
 mod secret;
+mod text;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -19,7 +21,8 @@ use trailguard_core::Alert;
 
 pub use discord::{DiscordConfig, DiscordSink};
 pub use discord_embed::{
-    discord_payload, embed_total_chars, limits as discord_limits, severity_colour,
+    discord_payload, discord_payload_for, embed_total_chars, limits as discord_limits,
+    severity_colour,
 };
 pub use jsonl::JsonlSink;
 pub use secret::Secret;
