@@ -1,4 +1,5 @@
-//! Sinks: where alerts are delivered (Discord, JSON Lines files, stdout).
+//! Sinks: where alerts are delivered (Discord, Slack, any HTTPS webhook, JSON Lines
+//! files, stdout).
 //!
 //! Every sink implements [`Sink`], which is dyn-compatible so that a run can hold a
 //! `Vec<Box<dyn Sink>>`. Sending is async; the caller provides the tokio runtime.
@@ -11,6 +12,8 @@ mod discord_embed;
 mod http_retry;
 mod jsonl;
 mod secret;
+mod slack;
+mod slack_blocks;
 mod text;
 
 use std::future::Future;
@@ -26,6 +29,8 @@ pub use discord_embed::{
 };
 pub use jsonl::JsonlSink;
 pub use secret::Secret;
+pub use slack::{SlackConfig, SlackSink};
+pub use slack_blocks::{limits as slack_limits, slack_payload};
 
 /// The future a [`Sink`] returns.
 pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), SinkError>> + Send + 'a>>;
@@ -119,6 +124,8 @@ mod tests {
         fn send_sync<T: Send + Sync + 'static>() {}
         send_sync::<SinkError>(); // so that `?` into anyhow works
         send_sync::<DiscordSink>();
+        send_sync::<SlackSink>();
+        send_sync::<SlackConfig>();
         send_sync::<JsonlSink>();
         send_sync::<Secret>();
     }
