@@ -15,6 +15,8 @@ mod secret;
 mod slack;
 mod slack_blocks;
 mod text;
+mod webhook;
+mod webhook_signature;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -31,6 +33,10 @@ pub use jsonl::JsonlSink;
 pub use secret::Secret;
 pub use slack::{SlackConfig, SlackSink};
 pub use slack_blocks::{limits as slack_limits, slack_payload};
+pub use webhook::{WebhookConfig, WebhookSink};
+pub use webhook_signature::{
+    sign, verify_signature, SignatureError, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+};
 
 /// The future a [`Sink`] returns.
 pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), SinkError>> + Send + 'a>>;
@@ -74,6 +80,10 @@ pub enum SinkError {
     /// The HTTP client could not be built or the request could not be formed.
     #[error("HTTP client error: {detail}")]
     Client { detail: String },
+    /// The sink's configuration is not usable (an empty signing secret, a malformed
+    /// header). Names what is wrong, never a secret value.
+    #[error("invalid sink configuration: {reason}")]
+    Config { reason: String },
     /// The webhook URL is not usable. The URL itself is never included.
     #[error("invalid webhook URL: {reason}")]
     InvalidUrl { reason: &'static str },
@@ -100,9 +110,10 @@ impl SinkError {
             | SinkError::Connection { .. }
             | SinkError::Io { .. } => true,
             SinkError::Status { status, .. } => *status >= 500 || *status == 429,
-            SinkError::Client { .. } | SinkError::InvalidUrl { .. } | SinkError::Serialize(_) => {
-                false
-            }
+            SinkError::Client { .. }
+            | SinkError::Config { .. }
+            | SinkError::InvalidUrl { .. }
+            | SinkError::Serialize(_) => false,
         }
     }
 }
@@ -126,6 +137,9 @@ mod tests {
         send_sync::<DiscordSink>();
         send_sync::<SlackSink>();
         send_sync::<SlackConfig>();
+        send_sync::<WebhookSink>();
+        send_sync::<WebhookConfig>();
+        send_sync::<SignatureError>();
         send_sync::<JsonlSink>();
         send_sync::<Secret>();
     }
