@@ -33,7 +33,7 @@ pub use jsonl::JsonlSink;
 pub use secret::Secret;
 pub use slack::{SlackConfig, SlackSink};
 pub use slack_blocks::{limits as slack_limits, slack_payload};
-pub use webhook::{WebhookConfig, WebhookSink};
+pub use webhook::{WebhookConfig, WebhookSink, MIN_SECRET_CHARS as WEBHOOK_MIN_SECRET_CHARS};
 pub use webhook_signature::{
     sign, verify_signature, SignatureError, SIGNATURE_HEADER, TIMESTAMP_HEADER,
 };
