@@ -1,142 +1,38 @@
 //! `DiscordSink` against a real HTTP server on 127.0.0.1 (no internet).
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::{status, Reply, TestServer};
 use serde_json::Value;
 use trailguard_core::{Alert, Severity};
 use trailguard_io::sink::{DiscordConfig, DiscordSink, Secret, Sink, SinkError};
 
-/// What the test server answers to one request.
-#[derive(Clone)]
-enum Reply {
-    Status {
-        code: u16,
-        body: &'static str,
-        headers: Vec<(&'static str, &'static str)>,
-    },
-    /// Read the request and never answer.
-    Hang,
+/// The Discord webhook path of a test server; the query is kept by the sink.
+fn webhook(server: &TestServer) -> String {
+    server.url(&format!(
+        "/api/webhooks/112233445566778899/{}?thread_id=42",
+        server.token
+    ))
 }
 
-fn status(code: u16, body: &'static str) -> Reply {
-    Reply::Status {
-        code,
-        body,
-        headers: vec![("Content-Type", "application/json")],
-    }
+fn sink(server: &TestServer, config: DiscordConfig) -> DiscordSink {
+    DiscordSink::with_config(Secret::new(webhook(server)), config).unwrap()
 }
 
-#[derive(Debug, Clone)]
-struct Recorded {
-    path: String,
-    query: String,
-    content_type: Option<String>,
-    body: String,
-    at: Instant,
-}
-
-struct TestServer {
-    /// The webhook URL, with a token that must never show up anywhere.
-    webhook: String,
-    port: u16,
-    token: String,
-    requests: Arc<Mutex<Vec<Recorded>>>,
-}
-
-impl TestServer {
-    /// Answers request `i` with `script[i]`, and later ones with the last entry.
-    fn start(script: Vec<Reply>) -> TestServer {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let server = tiny_http::Server::http("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let port = server.server_addr().to_ip().unwrap().port();
-        let token = format!(
-            "tOkEn_{}_{}_s3cr3tS3cr3tS3cr3t",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        );
-        let webhook =
-            format!("http://127.0.0.1:{port}/api/webhooks/112233445566778899/{token}?thread_id=42");
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let recorded = Arc::clone(&requests);
-        std::thread::spawn(move || {
-            let mut held = Vec::new();
-            for (i, mut req) in server.incoming_requests().enumerate() {
-                let mut body = String::new();
-                req.as_reader().read_to_string(&mut body).unwrap();
-                let (path, query) = match req.url().split_once('?') {
-                    Some((p, q)) => (p.to_owned(), q.to_owned()),
-                    None => (req.url().to_owned(), String::new()),
-                };
-                let content_type = req
-                    .headers()
-                    .iter()
-                    .find(|h| h.field.equiv("Content-Type"))
-                    .map(|h| h.value.to_string());
-                recorded.lock().unwrap().push(Recorded {
-                    path,
-                    query,
-                    content_type,
-                    body,
-                    at: Instant::now(),
-                });
-                match script.get(i).or(script.last()).cloned().unwrap() {
-                    Reply::Hang => held.push(req),
-                    Reply::Status {
-                        code,
-                        body,
-                        headers,
-                    } => {
-                        let mut resp =
-                            tiny_http::Response::from_string(body).with_status_code(code);
-                        for (k, v) in headers {
-                            resp.add_header(tiny_http::Header::from_bytes(k, v).unwrap());
-                        }
-                        let _ = req.respond(resp);
-                    }
-                }
-            }
-        });
-        TestServer {
-            webhook,
-            port,
-            token,
-            requests,
-        }
-    }
-
-    fn requests(&self) -> Vec<Recorded> {
-        self.requests.lock().unwrap().clone()
-    }
-
-    fn sink(&self, config: DiscordConfig) -> DiscordSink {
-        DiscordSink::with_config(Secret::new(self.webhook.clone()), config).unwrap()
-    }
-
-    /// No part of the webhook URL appears in an error, however it is printed.
-    fn assert_no_secret(&self, err: &SinkError) {
-        let mut shown = vec![err.to_string(), format!("{err:?}"), format!("{err:#?}")];
-        let mut source = std::error::Error::source(err);
-        while let Some(s) = source {
-            shown.push(s.to_string());
-            shown.push(format!("{s:?}"));
-            source = s.source();
-        }
-        for text in shown {
-            for secret in [
-                self.webhook.as_str(),
-                self.token.as_str(),
-                "112233445566778899",
-                "/api/webhooks",
-                "webhooks",
-                &format!("127.0.0.1:{}", self.port),
-                "thread_id",
-            ] {
-                assert!(!text.contains(secret), "`{secret}` in error text: {text}");
-            }
-        }
-    }
+/// No part of the webhook URL appears in an error, however it is printed.
+fn assert_no_secret(server: &TestServer, err: &SinkError) {
+    server.assert_no_secret(
+        err,
+        &[
+            &webhook(server),
+            "112233445566778899",
+            "/api/webhooks",
+            "webhooks",
+            "thread_id",
+        ],
+    );
 }
 
 fn fast() -> DiscordConfig {
@@ -146,6 +42,7 @@ fn fast() -> DiscordConfig {
         backoff_base: Duration::from_millis(10),
         backoff_cap: Duration::from_millis(40),
         max_wait: Duration::from_secs(2),
+        mention_role: None,
     }
 }
 
@@ -166,7 +63,7 @@ const MESSAGE: &str = r#"{"id":"1","type":0,"content":""}"#;
 #[tokio::test]
 async fn success_sends_one_request_with_wait_true_and_the_embed() {
     let server = TestServer::start(vec![status(200, MESSAGE)]);
-    let sink = server.sink(fast());
+    let sink = sink(&server, fast());
     sink.send(&alert()).await.unwrap();
 
     let reqs = server.requests();
@@ -178,7 +75,7 @@ async fn success_sends_one_request_with_wait_true_and_the_embed() {
     );
     let pairs: Vec<&str> = r.query.split('&').collect();
     assert_eq!(pairs, ["thread_id=42", "wait=true"], "existing query kept");
-    assert_eq!(r.content_type.as_deref(), Some("application/json"));
+    assert_eq!(r.header("Content-Type"), Some("application/json"));
 
     let body: Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(body["allowed_mentions"], serde_json::json!({"parse": []}));
@@ -224,7 +121,7 @@ async fn rate_limited_once_then_success() {
         ..fast()
     };
     let started = Instant::now();
-    server.sink(config).send(&alert()).await.unwrap();
+    sink(&server, config).send(&alert()).await.unwrap();
     let reqs = server.requests();
     assert_eq!(reqs.len(), 2);
     let gap = reqs[1].at - reqs[0].at;
@@ -248,7 +145,7 @@ async fn rate_limit_from_headers_when_body_is_not_json() {
         backoff_cap: Duration::from_secs(30),
         ..fast()
     };
-    server.sink(config).send(&alert()).await.unwrap();
+    sink(&server, config).send(&alert()).await.unwrap();
     let reqs = server.requests();
     assert_eq!(reqs.len(), 2);
     assert!(reqs[1].at - reqs[0].at >= Duration::from_millis(55));
@@ -258,7 +155,7 @@ async fn rate_limit_from_headers_when_body_is_not_json() {
 async fn rate_limit_longer_than_max_wait_gives_up_at_once() {
     let server = TestServer::start(vec![status(429, r#"{"retry_after":3600.0,"global":true}"#)]);
     let started = Instant::now();
-    let err = server.sink(fast()).send(&alert()).await.unwrap_err();
+    let err = sink(&server, fast()).send(&alert()).await.unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(2));
     match &err {
         SinkError::RateLimited {
@@ -272,7 +169,7 @@ async fn rate_limit_longer_than_max_wait_gives_up_at_once() {
     }
     assert!(err.is_transient());
     assert_eq!(server.requests().len(), 1);
-    server.assert_no_secret(&err);
+    assert_no_secret(&server, &err);
 }
 
 #[tokio::test]
@@ -282,14 +179,14 @@ async fn always_rate_limited_gives_up_after_max_attempts() {
         max_attempts: 3,
         ..fast()
     };
-    let err = server.sink(config).send(&alert()).await.unwrap_err();
+    let err = sink(&server, config).send(&alert()).await.unwrap_err();
     assert!(
         matches!(err, SinkError::RateLimited { attempts: 3, .. }),
         "{err:?}"
     );
     assert!(err.to_string().starts_with("rate limited"), "{err}");
     assert_eq!(server.requests().len(), 3);
-    server.assert_no_secret(&err);
+    assert_no_secret(&server, &err);
 }
 
 #[tokio::test]
@@ -299,7 +196,7 @@ async fn server_errors_are_retried_with_backoff() {
         status(500, r#"{"message":"Internal Server Error","code":0}"#),
         status(200, MESSAGE),
     ]);
-    server.sink(fast()).send(&alert()).await.unwrap();
+    sink(&server, fast()).send(&alert()).await.unwrap();
     let reqs = server.requests();
     assert_eq!(reqs.len(), 3);
     // Backoff: at least half of 10 ms, then at least half of 20 ms.
@@ -314,7 +211,7 @@ async fn persistent_server_error_is_reported_after_max_attempts() {
         max_attempts: 4,
         ..fast()
     };
-    let err = server.sink(config).send(&alert()).await.unwrap_err();
+    let err = sink(&server, config).send(&alert()).await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -328,7 +225,7 @@ async fn persistent_server_error_is_reported_after_max_attempts() {
     );
     assert!(err.is_transient());
     assert_eq!(server.requests().len(), 4);
-    server.assert_no_secret(&err);
+    assert_no_secret(&server, &err);
 }
 
 #[tokio::test]
@@ -337,7 +234,7 @@ async fn client_error_fails_after_exactly_one_request() {
         400,
         r#"{"message":"Invalid Form Body","code":50035,"errors":{}}"#,
     )]);
-    let err = server.sink(fast()).send(&alert()).await.unwrap_err();
+    let err = sink(&server, fast()).send(&alert()).await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -356,7 +253,7 @@ async fn client_error_fails_after_exactly_one_request() {
     assert!(!err.is_transient());
     tokio::time::sleep(Duration::from_millis(150)).await;
     assert_eq!(server.requests().len(), 1, "no retry on 4xx");
-    server.assert_no_secret(&err);
+    assert_no_secret(&server, &err);
 }
 
 #[tokio::test]
@@ -365,10 +262,10 @@ async fn not_found_webhook_is_not_retried() {
         404,
         r#"{"message":"Unknown Webhook","code":10015}"#,
     )]);
-    let err = server.sink(fast()).send(&alert()).await.unwrap_err();
+    let err = sink(&server, fast()).send(&alert()).await.unwrap_err();
     assert!(matches!(err, SinkError::Status { status: 404, .. }));
     assert_eq!(server.requests().len(), 1);
-    server.assert_no_secret(&err);
+    assert_no_secret(&server, &err);
 }
 
 #[tokio::test]
@@ -380,14 +277,14 @@ async fn server_that_never_answers_times_out() {
         ..fast()
     };
     let started = Instant::now();
-    let err = server.sink(config).send(&alert()).await.unwrap_err();
+    let err = sink(&server, config).send(&alert()).await.unwrap_err();
     let took = started.elapsed();
     assert!(matches!(err, SinkError::Timeout { attempts: 2 }), "{err:?}");
     assert!(took >= Duration::from_millis(600), "{took:?}");
     assert!(took < Duration::from_secs(5), "{took:?}");
     assert_eq!(server.requests().len(), 2);
     assert!(err.is_transient());
-    server.assert_no_secret(&err);
+    assert_no_secret(&server, &err);
 }
 
 #[tokio::test]
@@ -429,7 +326,7 @@ async fn empty_rate_limit_bucket_delays_the_next_message() {
             ("X-RateLimit-Reset-After", "0.15"),
         ],
     }]);
-    let sink = server.sink(fast());
+    let sink = sink(&server, fast());
     sink.send(&alert()).await.unwrap();
     sink.send(&alert()).await.unwrap();
     let reqs = server.requests();
@@ -440,7 +337,7 @@ async fn empty_rate_limit_bucket_delays_the_next_message() {
 #[tokio::test]
 async fn works_as_a_boxed_dyn_sink() {
     let server = TestServer::start(vec![status(200, MESSAGE)]);
-    let sinks: Vec<Box<dyn Sink>> = vec![Box::new(server.sink(fast()))];
+    let sinks: Vec<Box<dyn Sink>> = vec![Box::new(sink(&server, fast()))];
     for s in &sinks {
         assert_eq!(s.name(), "discord");
         // The future is Send: it can run on a spawned task.
@@ -451,7 +348,7 @@ async fn works_as_a_boxed_dyn_sink() {
         fut.await.unwrap();
     }
     assert_eq!(server.requests().len(), 1);
-    let shown = format!("{:?}", server.sink(fast()));
+    let shown = format!("{:?}", sink(&server, fast()));
     assert!(
         !shown.contains(&server.token) && !shown.contains("127.0.0.1"),
         "{shown}"
@@ -465,7 +362,7 @@ async fn client_error_after_a_server_error_stops_and_counts_attempts() {
         status(403, r#"{"message":"Missing Access","code":50001}"#),
         status(200, MESSAGE),
     ]);
-    let err = server.sink(fast()).send(&alert()).await.unwrap_err();
+    let err = sink(&server, fast()).send(&alert()).await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -478,5 +375,127 @@ async fn client_error_after_a_server_error_stops_and_counts_attempts() {
         "{err:?}"
     );
     assert_eq!(server.requests().len(), 2);
-    server.assert_no_secret(&err);
+    assert_no_secret(&server, &err);
+}
+
+#[tokio::test]
+async fn empty_bucket_with_reset_after_0_2_delays_the_next_request() {
+    let server = TestServer::start(vec![Reply::Status {
+        code: 200,
+        body: MESSAGE,
+        headers: vec![
+            ("Content-Type", "application/json"),
+            ("X-RateLimit-Limit", "5"),
+            ("X-RateLimit-Remaining", "0"),
+            ("X-RateLimit-Reset-After", "0.2"),
+            ("X-RateLimit-Bucket", "abcd1234"),
+        ],
+    }]);
+    let sink = sink(&server, fast());
+    for _ in 0..3 {
+        sink.send(&alert()).await.unwrap();
+    }
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 3, "no 429, no retry: one request per alert");
+    for pair in reqs.windows(2) {
+        let gap = pair[1].at - pair[0].at;
+        // 0.2 s asked; allow for timer and clock granularity, not for load.
+        assert!(gap >= Duration::from_millis(180), "waited only {gap:?}");
+    }
+}
+
+#[tokio::test]
+async fn bucket_with_requests_left_does_not_delay() {
+    let server = TestServer::start(vec![Reply::Status {
+        code: 200,
+        body: MESSAGE,
+        headers: vec![
+            ("X-RateLimit-Remaining", "4"),
+            ("X-RateLimit-Reset-After", "5"),
+        ],
+    }]);
+    let sink = sink(&server, fast());
+    let started = Instant::now();
+    sink.send(&alert()).await.unwrap();
+    sink.send(&alert()).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(4));
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn global_rate_limit_holds_back_every_sink_of_that_host() {
+    let server = TestServer::start(vec![
+        status(
+            429,
+            r#"{"message":"You are being rate limited.","retry_after":0.3,"global":true}"#,
+        ),
+        status(200, MESSAGE),
+    ]);
+    let first = sink(&server, fast());
+    // A second webhook on the same host: Discord's global limit covers it too.
+    let other_url = server.url(&format!("/api/webhooks/99/{}", server.token));
+    let second = DiscordSink::with_config(Secret::new(other_url), fast()).unwrap();
+    let a = alert();
+    let (r1, r2) = tokio::join!(first.send(&a), async {
+        // Start once the 429 has been seen.
+        while server.requests().is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        second.send(&a).await
+    });
+    r1.unwrap();
+    r2.unwrap();
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 3);
+    for later in &reqs[1..] {
+        let gap = later.at - reqs[0].at;
+        assert!(gap >= Duration::from_millis(280), "{gap:?}");
+    }
+}
+
+#[tokio::test]
+async fn rate_limit_beyond_max_wait_fails_later_sends_without_a_request() {
+    let server = TestServer::start(vec![
+        status(429, r#"{"retry_after":3600.0,"global":false}"#),
+        status(200, MESSAGE),
+    ]);
+    let sink = sink(&server, fast());
+    let err = sink.send(&alert()).await.unwrap_err();
+    assert!(matches!(err, SinkError::RateLimited { attempts: 1, .. }));
+    let started = Instant::now();
+    let err = sink.send(&alert()).await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(1));
+    match err {
+        SinkError::RateLimited {
+            attempts: 0,
+            retry_after: Some(d),
+        } => assert!(d > Duration::from_secs(3500), "{d:?}"),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(server.requests().len(), 1, "no request while paused");
+}
+
+#[tokio::test]
+async fn role_mention_pings_only_that_role() {
+    let server = TestServer::start(vec![status(200, MESSAGE)]);
+    let config = DiscordConfig {
+        mention_role: Some(445566778899001122),
+        ..fast()
+    };
+    let mut a = alert();
+    a.summary = "@everyone @here <@&1> look".into();
+    sink(&server, config).send(&a).await.unwrap();
+    let reqs = server.requests();
+    let body: Value = serde_json::from_str(&reqs[0].body).unwrap();
+    assert_eq!(body["content"], "<@&445566778899001122>");
+    assert_eq!(
+        body["allowed_mentions"],
+        serde_json::json!({"parse": [], "roles": ["445566778899001122"]})
+    );
+    let description = body["embeds"][0]["description"].as_str().unwrap();
+    assert!(
+        !description.contains("@everyone") && !description.contains("@here"),
+        "{description}"
+    );
 }

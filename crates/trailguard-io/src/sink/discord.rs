@@ -1,19 +1,17 @@
 //! [`DiscordSink`]: one webhook message per alert, with bounded retries.
 
 use std::fmt;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::Mutex;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
-use tokio::time::Instant;
 use trailguard_core::Alert;
 
-use super::discord_embed::discord_payload;
+use super::discord_embed::discord_payload_for;
+use super::http_retry::{header_f64, secs, short_text, Endpoint, Failure, RetryPolicy};
 use super::{Secret, SendFuture, Sink, SinkError};
 
-/// Timeouts and retry policy of a [`DiscordSink`].
+/// Timeouts, retry policy and role ping of a [`DiscordSink`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiscordConfig {
     /// Whole-request timeout (connect, send, response). Default 10 s.
@@ -27,8 +25,12 @@ pub struct DiscordConfig {
     pub backoff_cap: Duration,
     /// The longest single wait, including a server-requested `retry_after`. When a
     /// 429 asks for more than this, the sink gives up at once with
-    /// [`SinkError::RateLimited`] rather than retrying too early. Default 60 s.
+    /// [`SinkError::RateLimited`] rather than retrying too early, and later sends fail
+    /// the same way, without a request, until the wait is over. Default 60 s.
     pub max_wait: Duration,
+    /// A role to ping with every alert (`<@&ROLE>` in the message content, and that
+    /// role alone in `allowed_mentions`). Default none: nothing is pinged.
+    pub mention_role: Option<u64>,
 }
 
 impl Default for DiscordConfig {
@@ -39,6 +41,19 @@ impl Default for DiscordConfig {
             backoff_base: Duration::from_millis(500),
             backoff_cap: Duration::from_secs(30),
             max_wait: Duration::from_secs(60),
+            mention_role: None,
+        }
+    }
+}
+
+impl DiscordConfig {
+    fn policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            timeout: self.timeout,
+            max_attempts: self.max_attempts,
+            backoff_base: self.backoff_base,
+            backoff_cap: self.backoff_cap,
+            max_wait: self.max_wait,
         }
     }
 }
@@ -47,43 +62,39 @@ impl Default for DiscordConfig {
 ///
 /// The request goes to the webhook URL with `wait=true` added to its query, so a 2xx
 /// means Discord stored the message. HTTP 429 waits for `retry_after` (JSON body, then
-/// the `Retry-After` and `X-RateLimit-Reset-After` headers) and retries; 5xx, timeouts
-/// and connection errors back off exponentially with jitter; any other status fails at
-/// once. When a response says the rate-limit bucket is empty
-/// (`X-RateLimit-Remaining: 0`), the next request waits for `X-RateLimit-Reset-After`.
+/// the `Retry-After` and `X-RateLimit-Reset-After` headers) and retries; a 429 marked
+/// `global` (body `"global": true`, or `X-RateLimit-Global`/`X-RateLimit-Scope:
+/// global`) holds back every Discord sink of the process with the same host, since
+/// that limit is not per webhook. 5xx, timeouts and connection errors back off
+/// exponentially with jitter; any other status fails at once. When a response says
+/// the rate-limit bucket is empty (`X-RateLimit-Remaining: 0`), the next request waits
+/// for `X-RateLimit-Reset-After` (at most `max_wait`) instead of running into a 429.
 ///
 /// Plain `http://` is accepted only for loopback hosts (local tests and relays), so
 /// the token never crosses a network unencrypted. Redirects are not followed.
+///
+/// [`discord_payload`]: super::discord_payload
 pub struct DiscordSink {
-    client: reqwest::Client,
     /// The webhook URL with `wait=true`.
-    url: Secret,
-    /// Path segments that could be the webhook id or token: scrubbed from any text
-    /// that goes into an error, as a second line of defence.
-    sensitive: Vec<String>,
+    http: Endpoint,
     config: DiscordConfig,
-    /// Earliest time of the next request, from rate-limit headers.
-    not_before: Mutex<Option<Instant>>,
 }
 
 impl fmt::Debug for DiscordSink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DiscordSink")
-            .field("url", &self.url)
+            .field("url", self.http.url())
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
 }
 
-/// One failed attempt, before deciding whether to retry.
-enum Failure {
-    Permanent(SinkError),
-    /// A status that retrying will not fix (4xx other than 429, 3xx).
-    Rejected(StatusCode, Option<String>),
-    RateLimited(Option<Duration>),
-    Server(StatusCode, Option<String>),
-    Timeout,
-    Connection(String),
+/// What a 429 asks for.
+#[derive(Debug, PartialEq)]
+struct RateLimit {
+    retry_after: Option<Duration>,
+    /// The limit covers every webhook, not just this one.
+    global: bool,
 }
 
 impl DiscordSink {
@@ -93,152 +104,34 @@ impl DiscordSink {
     }
 
     pub fn with_config(webhook: Secret, config: DiscordConfig) -> Result<Self, SinkError> {
-        let mut url = Url::parse(webhook.expose().trim()).map_err(|_| SinkError::InvalidUrl {
-            reason: "not a URL",
-        })?;
-        let loopback = is_loopback(&url);
-        match url.scheme() {
-            "https" => {}
-            "http" if loopback => {}
-            "http" => {
-                return Err(SinkError::InvalidUrl {
-                    reason: "plain http is allowed only to a loopback address; use https",
-                })
-            }
-            _ => {
-                return Err(SinkError::InvalidUrl {
-                    reason: "the scheme must be https",
-                })
-            }
-        }
-        if url.host_str().unwrap_or_default().is_empty() {
-            return Err(SinkError::InvalidUrl { reason: "no host" });
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(SinkError::InvalidUrl {
-                reason: "credentials in the URL are not supported",
-            });
-        }
-        add_wait_true(&mut url);
-        let sensitive = url
-            .path_segments()
-            .into_iter()
-            .flatten()
-            .filter(|s| s.len() >= 16)
-            .map(str::to_owned)
-            .collect();
-
-        let mut builder = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("trailguard/", env!("CARGO_PKG_VERSION")));
-        if loopback {
-            builder = builder.no_proxy();
-        }
-        let client = builder.build().map_err(|e| SinkError::Client {
-            detail: error_chain(&e.without_url()),
-        })?;
-        Ok(DiscordSink {
-            client,
-            url: Secret::new(String::from(url)),
-            sensitive,
-            config,
-            not_before: Mutex::new(None),
-        })
+        let http = Endpoint::new(&webhook, config.policy(), add_wait_true)?.share_pause_by_origin();
+        Ok(DiscordSink { http, config })
     }
 
     pub fn config(&self) -> &DiscordConfig {
         &self.config
     }
 
-    async fn deliver(&self, body: Vec<u8>) -> Result<(), SinkError> {
-        let max_attempts = self.config.max_attempts.max(1);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            self.wait_for_bucket().await;
-            let failure = match self.attempt(&body).await {
-                Ok(()) => return Ok(()),
-                Err(f) => f,
-            };
-            let wait = match &failure {
-                Failure::Permanent(_) | Failure::Rejected(..) => None,
-                Failure::RateLimited(Some(d)) if *d > self.config.max_wait => None,
-                Failure::RateLimited(Some(d)) => Some(*d),
-                Failure::RateLimited(None)
-                | Failure::Server(..)
-                | Failure::Timeout
-                | Failure::Connection(_) => Some(self.backoff(attempt)),
-            };
-            match wait {
-                Some(wait) if attempt < max_attempts => tokio::time::sleep(wait).await,
-                _ => return Err(self.give_up(failure, attempt)),
-            }
-        }
-    }
-
-    fn give_up(&self, failure: Failure, attempts: u32) -> SinkError {
-        match failure {
-            Failure::Permanent(e) => e,
-            Failure::RateLimited(retry_after) => SinkError::RateLimited {
-                attempts,
-                retry_after,
-            },
-            Failure::Server(status, detail) | Failure::Rejected(status, detail) => {
-                SinkError::Status {
-                    status: status.as_u16(),
-                    attempts,
-                    detail,
-                }
-            }
-            Failure::Timeout => SinkError::Timeout { attempts },
-            Failure::Connection(detail) => SinkError::Connection { attempts, detail },
-        }
-    }
-
-    /// One request. Never returns a `reqwest::Error` that still holds the URL.
+    /// One request.
     async fn attempt(&self, body: &[u8]) -> Result<(), Failure> {
-        let response = self
-            .client
-            .post(self.url.expose())
-            .header(CONTENT_TYPE, "application/json")
-            .body(body.to_vec())
-            .send()
-            .await
-            .map_err(|e| self.transport_failure(e.without_url()))?;
-        let status = response.status();
-        self.note_bucket(response.headers());
-        if status.is_success() {
+        let reply = self.http.post(body, HeaderMap::new()).await?;
+        self.note_bucket(&reply.headers);
+        if reply.status.is_success() {
             // With `wait=true` the 2xx status itself confirms the message was stored;
             // the body (the message object) is not needed.
             return Ok(());
         }
-        let headers = response.headers().clone();
-        let body = read_limited(response, 16 * 1024).await;
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            return Err(Failure::RateLimited(retry_after(&headers, &body)));
+        if reply.status == StatusCode::TOO_MANY_REQUESTS {
+            let limit = rate_limit(&reply.headers, &reply.body);
+            if let (true, Some(wait)) = (limit.global, limit.retry_after) {
+                self.http.pause_origin_for(wait);
+            }
+            return Err(Failure::RateLimited(limit.retry_after));
         }
-        let detail = self.error_detail(&body);
-        if status.is_server_error() {
-            Err(Failure::Server(status, detail))
-        } else {
-            Err(Failure::Rejected(status, detail))
-        }
-    }
-
-    fn transport_failure(&self, e: reqwest::Error) -> Failure {
-        debug_assert!(e.url().is_none());
-        if e.is_timeout() {
-            Failure::Timeout
-        } else if e.is_builder() {
-            Failure::Permanent(SinkError::Client {
-                detail: self.scrub(&error_chain(&e)),
-            })
-        } else {
-            // Connect errors, resets, broken bodies: the server may be back shortly.
-            Failure::Connection(self.scrub(&error_chain(&e)))
-        }
+        Err(Failure::from_status(
+            reply.status,
+            self.error_detail(&reply.body),
+        ))
     }
 
     /// Discord's `message` and `code` from an error body; nothing for other bodies, so
@@ -246,35 +139,11 @@ impl DiscordSink {
     fn error_detail(&self, body: &[u8]) -> Option<String> {
         let v: serde_json::Value = serde_json::from_slice(body).ok()?;
         let message = v.get("message")?.as_str()?;
-        let mut detail: String = message
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .take(200)
-            .collect();
+        let mut detail = short_text(message, 200);
         if let Some(code) = v.get("code").and_then(|c| c.as_i64()) {
             detail.push_str(&format!(" (code {code})"));
         }
-        Some(self.scrub(&detail))
-    }
-
-    /// Remove the URL and anything that looks like its id or token.
-    fn scrub(&self, text: &str) -> String {
-        let mut out = text.replace(self.url.expose(), "[redacted]");
-        for s in &self.sensitive {
-            out = out.replace(s.as_str(), "[redacted]");
-        }
-        out
-    }
-
-    fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self
-            .config
-            .backoff_base
-            .saturating_mul(1u32 << (attempt - 1).min(20))
-            .min(self.config.backoff_cap)
-            .min(self.config.max_wait);
-        // "Equal jitter": between half and all of the exponential delay.
-        exp / 2 + exp.mul_f64(random_unit() / 2.0)
+        Some(self.http.scrub(&detail))
     }
 
     /// Remember an empty rate-limit bucket so the next request waits for its reset.
@@ -283,16 +152,7 @@ impl DiscordSink {
             return;
         }
         if let Some(reset) = header_f64(headers, "x-ratelimit-reset-after").and_then(secs) {
-            let until = Instant::now() + reset.min(self.config.max_wait);
-            let mut nb = self.not_before.lock().unwrap_or_else(|e| e.into_inner());
-            *nb = Some(nb.map_or(until, |t| t.max(until)));
-        }
-    }
-
-    async fn wait_for_bucket(&self) {
-        let until = *self.not_before.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(until) = until {
-            tokio::time::sleep_until(until).await;
+            self.http.pause_for(reset.min(self.config.max_wait));
         }
     }
 }
@@ -304,8 +164,9 @@ impl Sink for DiscordSink {
 
     fn send<'a>(&'a self, alert: &'a Alert) -> SendFuture<'a> {
         Box::pin(async move {
-            let body = serde_json::to_vec(&discord_payload(alert))?;
-            self.deliver(body).await
+            let body = serde_json::to_vec(&discord_payload_for(alert, self.config.mention_role))?;
+            let body = &body;
+            self.http.deliver(move || self.attempt(body)).await
         })
     }
 }
@@ -324,72 +185,32 @@ fn add_wait_true(url: &mut Url) {
         .append_pair("wait", "true");
 }
 
-fn is_loopback(url: &Url) -> bool {
-    let Some(host) = url.host_str() else {
-        return false;
-    };
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    match bare.parse::<std::net::IpAddr>() {
-        Ok(ip) => ip.is_loopback(),
-        Err(_) => host.eq_ignore_ascii_case("localhost"),
-    }
-}
-
 /// How long a 429 asks us to wait: `retry_after` (float seconds) in the JSON body, else
-/// the `Retry-After` header, else `X-RateLimit-Reset-After`.
-fn retry_after(headers: &HeaderMap, body: &[u8]) -> Option<Duration> {
-    serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
+/// the `Retry-After` header, else `X-RateLimit-Reset-After`; and whether it is global.
+fn rate_limit(headers: &HeaderMap, body: &[u8]) -> RateLimit {
+    let json = serde_json::from_slice::<serde_json::Value>(body).ok();
+    let retry_after = json
+        .as_ref()
         .and_then(|v| v.get("retry_after")?.as_f64())
         .and_then(secs)
         .or_else(|| header_f64(headers, RETRY_AFTER.as_str()).and_then(secs))
-        .or_else(|| header_f64(headers, "x-ratelimit-reset-after").and_then(secs))
-}
-
-fn header_f64(headers: &HeaderMap, name: &str) -> Option<f64> {
-    headers.get(name)?.to_str().ok()?.trim().parse().ok()
-}
-
-/// Seconds as a duration, refusing NaN, negatives and absurd values.
-fn secs(s: f64) -> Option<Duration> {
-    (s.is_finite() && (0.0..1e9).contains(&s)).then(|| Duration::from_secs_f64(s))
-}
-
-async fn read_limited(mut response: reqwest::Response, limit: usize) -> Vec<u8> {
-    let mut body = Vec::new();
-    while let Ok(Some(chunk)) = response.chunk().await {
-        body.extend_from_slice(&chunk[..chunk.len().min(limit - body.len())]);
-        if body.len() >= limit {
-            break;
-        }
+        .or_else(|| header_f64(headers, "x-ratelimit-reset-after").and_then(secs));
+    let header_is = |name: &str, value: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case(value))
+    };
+    let global = json
+        .as_ref()
+        .and_then(|v| v.get("global")?.as_bool())
+        .unwrap_or(false)
+        || header_is("x-ratelimit-global", "true")
+        || header_is("x-ratelimit-scope", "global");
+    RateLimit {
+        retry_after,
+        global,
     }
-    body
-}
-
-/// An error and its sources, `: `-separated.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
-}
-
-/// A number in `[0, 1)`, random enough for jitter, without a dependency.
-fn random_unit() -> f64 {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 #[cfg(test)]
@@ -453,47 +274,49 @@ mod tests {
             !shown.contains("SECRET_TOKEN") && !shown.contains("webhooks"),
             "{shown}"
         );
+        assert!(shown.contains("[redacted]"), "{shown}");
         assert_eq!(s.name(), "discord");
         assert_eq!(
-            s.scrub("x 123456789012345678 y SECRET_TOKEN_abcdefghijklmnop z"),
+            s.http
+                .scrub("x 123456789012345678 y SECRET_TOKEN_abcdefghijklmnop z"),
             "x [redacted] y [redacted] z"
         );
     }
 
     #[test]
-    fn retry_after_sources() {
+    fn rate_limit_sources() {
+        let wait = |h: &HeaderMap, b: &[u8]| rate_limit(h, b).retry_after;
         let mut h = HeaderMap::new();
         assert_eq!(
-            retry_after(&h, br#"{"retry_after":0.25,"global":false}"#),
-            Some(Duration::from_millis(250))
+            rate_limit(&h, br#"{"retry_after":0.25,"global":false}"#),
+            RateLimit {
+                retry_after: Some(Duration::from_millis(250)),
+                global: false
+            }
         );
-        assert_eq!(retry_after(&h, b"<html>"), None);
-        h.insert("x-ratelimit-reset-after", "1.5".parse().unwrap());
-        assert_eq!(retry_after(&h, b""), Some(Duration::from_millis(1500)));
-        h.insert(RETRY_AFTER, "2".parse().unwrap());
-        assert_eq!(retry_after(&h, b""), Some(Duration::from_secs(2)));
         assert_eq!(
-            retry_after(&h, br#"{"retry_after":-1}"#),
+            rate_limit(&h, br#"{"retry_after":1.5,"global":true}"#),
+            RateLimit {
+                retry_after: Some(Duration::from_millis(1500)),
+                global: true
+            }
+        );
+        assert_eq!(wait(&h, b"<html>"), None);
+        h.insert("x-ratelimit-reset-after", "1.5".parse().unwrap());
+        assert_eq!(wait(&h, b""), Some(Duration::from_millis(1500)));
+        h.insert(RETRY_AFTER, "2".parse().unwrap());
+        assert_eq!(wait(&h, b""), Some(Duration::from_secs(2)));
+        assert_eq!(
+            wait(&h, br#"{"retry_after":-1}"#),
             Some(Duration::from_secs(2)),
             "a negative body value falls back to the headers"
         );
-        assert_eq!(secs(f64::NAN), None);
-        assert_eq!(secs(f64::INFINITY), None);
-    }
-
-    #[test]
-    fn backoff_grows_with_jitter_and_is_capped() {
-        let config = DiscordConfig {
-            backoff_base: Duration::from_millis(100),
-            backoff_cap: Duration::from_millis(1000),
-            ..DiscordConfig::default()
-        };
-        let s = DiscordSink::with_config(Secret::new(URL), config).unwrap();
-        for attempt in 1..=40 {
-            let exp = (100u64 << (attempt - 1).min(20)).min(1000);
-            let d = s.backoff(attempt).as_millis() as u64;
-            assert!(d >= exp / 2 && d <= exp, "attempt {attempt}: {d} vs {exp}");
-        }
+        assert!(!rate_limit(&h, b"").global);
+        h.insert("x-ratelimit-scope", "global".parse().unwrap());
+        assert!(rate_limit(&h, b"").global);
+        let mut h = HeaderMap::new();
+        h.insert("x-ratelimit-global", "true".parse().unwrap());
+        assert!(rate_limit(&h, b"").global);
     }
 
     #[test]
@@ -510,5 +333,10 @@ mod tests {
                 .as_deref(),
             Some("bad /api/webhooks/[redacted]/[redacted]")
         );
+    }
+
+    #[test]
+    fn config_default_pings_no_one() {
+        assert_eq!(DiscordConfig::default().mention_role, None);
     }
 }

@@ -26,6 +26,8 @@ use serde_json::{json, Value};
 use trailguard_core::time::{format_millis, parse_rfc3339_millis};
 use trailguard_core::{Alert, Severity};
 
+use super::text::{clean, render_atoms, BACKTICK_LOOKALIKE, ZWSP};
+
 /// Discord's documented embed limits, in characters.
 pub mod limits {
     pub const TITLE: usize = 256;
@@ -40,10 +42,6 @@ pub mod limits {
     pub const EMBEDS: usize = 10;
 }
 
-const ELLIPSIS: char = '\u{2026}';
-const ZWSP: char = '\u{200B}';
-/// Replaces a backtick inside an inline code span.
-const BACKTICK_LOOKALIKE: char = '\u{02CB}';
 /// Shown for an absent value.
 const NONE: &str = "\u{2014}";
 /// When the embed is over the total limit, no shrinkable text goes below this.
@@ -77,16 +75,7 @@ enum Style {
 /// The replacement for one character: an atom that truncation never splits.
 fn escape_char(c: char, style: Style, out: &mut String) {
     out.clear();
-    let c = if style == Style::Trusted {
-        c
-    } else if c.is_control() {
-        ' '
-    } else if is_bidi_control(c) {
-        // Would let attacker text reorder what is shown around it.
-        '\u{FFFD}'
-    } else {
-        c
-    };
+    let c = if style == Style::Trusted { c } else { clean(c) };
     match style {
         Style::Trusted => out.push(c),
         Style::Plain => {
@@ -111,11 +100,6 @@ fn escape_char(c: char, style: Style, out: &mut String) {
     }
 }
 
-/// Unicode bidirectional embeddings, overrides and isolates (and the marks).
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-}
-
 /// `raw` made safe in `style`, at most `max` characters, with `…` when cut.
 fn render(raw: &str, style: Style, max: usize) -> String {
     let (open, close) = if style == Style::Code {
@@ -123,39 +107,7 @@ fn render(raw: &str, style: Style, max: usize) -> String {
     } else {
         ("", "")
     };
-    let wrap = open.len() + close.len();
-    // Room for at least one character and the ellipsis.
-    let budget = max.max(wrap + 2) - wrap;
-    let mut atom = String::with_capacity(8);
-    let full: usize = raw
-        .chars()
-        .map(|c| {
-            escape_char(c, style, &mut atom);
-            atom.chars().count()
-        })
-        .sum();
-    let mut out = String::with_capacity(raw.len().min(budget * 4) + 8);
-    out.push_str(open);
-    if full <= budget {
-        for c in raw.chars() {
-            escape_char(c, style, &mut atom);
-            out.push_str(&atom);
-        }
-    } else {
-        let mut used = 0;
-        for c in raw.chars() {
-            escape_char(c, style, &mut atom);
-            let n = atom.chars().count();
-            if used + n > budget - 1 {
-                break;
-            }
-            out.push_str(&atom);
-            used += n;
-        }
-        out.push(ELLIPSIS);
-    }
-    out.push_str(close);
-    out
+    render_atoms(raw, max, open, close, |c, out| escape_char(c, style, out))
 }
 
 /// One piece of counted text: kept raw so that it can be re-rendered shorter.
@@ -205,11 +157,20 @@ fn field(name: &str, value: Part, inline: bool) -> Field {
     }
 }
 
-/// The webhook request body for one alert: one message with one embed.
+/// The webhook request body for one alert: one message with one embed, pinging no one.
 ///
 /// Pure: the same alert always gives the same JSON, and nothing but the alert goes in
 /// (never a webhook URL).
 pub fn discord_payload(alert: &Alert) -> Value {
+    discord_payload_for(alert, None)
+}
+
+/// [`discord_payload`], pinging one role when `mention_role` is given: the message
+/// `content` is `<@&ROLE>` and `allowed_mentions` is `{"parse": [], "roles": ["ROLE"]}`,
+/// so that role, and nothing else (never `@everyone`, `@here`, another role or a
+/// user named in the alert), can be pinged. The role must be mentionable, or the
+/// webhook's owner allowed to mention it, for Discord to notify its members.
+pub fn discord_payload_for(alert: &Alert, mention_role: Option<u64>) -> Value {
     let severity = alert.rule.severity;
     let title = Part::new(
         format!(
@@ -331,10 +292,17 @@ pub fn discord_payload(alert: &Alert) -> Value {
     if let Some(ms) = parse_rfc3339_millis(&alert.time) {
         embed["timestamp"] = Value::String(format_millis(ms));
     }
-    json!({
-        "embeds": [embed],
-        "allowed_mentions": {"parse": []},
-    })
+    match mention_role {
+        Some(role) => json!({
+            "content": format!("<@&{role}>"),
+            "embeds": [embed],
+            "allowed_mentions": {"parse": [], "roles": [role.to_string()]},
+        }),
+        None => json!({
+            "embeds": [embed],
+            "allowed_mentions": {"parse": []},
+        }),
+    }
 }
 
 /// Re-render the longest shrinkable parts shorter until the sum of lengths fits.
@@ -373,6 +341,7 @@ pub fn embed_total_chars(payload: &Value) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use super::super::text::ELLIPSIS;
     use super::*;
     use trailguard_core::Actor;
 
@@ -629,6 +598,32 @@ mod tests {
             "user @\u{200B}everyone \\<@\u{200B}&123\\> \\<@\u{200B}456\\> \\<\\#789\\> \
              \\[click\\]\\(https\\://evil.example\\) \\*\\*bold\\*\\* \\`c\\` \\> q https\\://evil.example"
         );
+    }
+
+    #[test]
+    fn role_mention_pings_that_role_only() {
+        let mut a = sample();
+        a.summary = "@everyone @here <@&999> <@123> hi".into();
+        a.actor.user_agent = Some("@everyone <@&999>".into());
+        let p = discord_payload_for(&a, Some(112233445566778899));
+        assert_eq!(p["content"], "<@&112233445566778899>");
+        assert_eq!(
+            p["allowed_mentions"],
+            json!({"parse": [], "roles": ["112233445566778899"]})
+        );
+        // The embed is the one without a mention: hostile text stays inert.
+        assert_eq!(p["embeds"], discord_payload(&a)["embeds"]);
+        let text = p["embeds"][0]["description"].as_str().unwrap();
+        assert!(
+            !text.contains("@everyone") && !text.contains("@here"),
+            "{text}"
+        );
+        assert!(!text.contains("<@&999>"), "{text}");
+        let mut keys: Vec<_> = p.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        assert_eq!(keys, ["allowed_mentions", "content", "embeds"]);
+        // Without a role nothing is pinged and there is no content.
+        assert_eq!(discord_payload_for(&a, None), discord_payload(&a));
     }
 
     #[test]

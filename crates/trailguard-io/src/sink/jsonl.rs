@@ -58,7 +58,7 @@ impl JsonlSink {
     }
 
     fn write_alert(&self, alert: &Alert) -> Result<(), SinkError> {
-        let mut line = serde_json::to_vec(alert)?;
+        let mut line = alert_json(alert)?;
         line.push(b'\n');
         // A panic elsewhere while holding the lock leaves nothing half-done that
         // matters here: keep writing.
@@ -70,6 +70,13 @@ impl JsonlSink {
                 source,
             })
     }
+}
+
+/// An alert as the JSON of the alert contract (`docs/architecture.md`), compact, on one
+/// line (newlines in values are escaped). The JSON Lines sink writes it followed by a
+/// newline; the webhook sink sends it as the body. One function so the two never differ.
+pub(crate) fn alert_json(alert: &Alert) -> Result<Vec<u8>, SinkError> {
+    Ok(serde_json::to_vec(alert)?)
 }
 
 impl std::fmt::Debug for JsonlSink {

@@ -1,4 +1,5 @@
-//! Sinks: where alerts are delivered (Discord, JSON Lines files, stdout).
+//! Sinks: where alerts are delivered (Discord, Slack, any HTTPS webhook, JSON Lines
+//! files, stdout).
 //!
 //! Every sink implements [`Sink`], which is dyn-compatible so that a run can hold a
 //! `Vec<Box<dyn Sink>>`. Sending is async; the caller provides the tokio runtime.
@@ -8,8 +9,14 @@
 
 mod discord;
 mod discord_embed;
+mod http_retry;
 mod jsonl;
 mod secret;
+mod slack;
+mod slack_blocks;
+mod text;
+mod webhook;
+mod webhook_signature;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -19,10 +26,17 @@ use trailguard_core::Alert;
 
 pub use discord::{DiscordConfig, DiscordSink};
 pub use discord_embed::{
-    discord_payload, embed_total_chars, limits as discord_limits, severity_colour,
+    discord_payload, discord_payload_for, embed_total_chars, limits as discord_limits,
+    severity_colour,
 };
 pub use jsonl::JsonlSink;
 pub use secret::Secret;
+pub use slack::{SlackConfig, SlackSink};
+pub use slack_blocks::{limits as slack_limits, slack_payload};
+pub use webhook::{WebhookConfig, WebhookSink, MIN_SECRET_CHARS as WEBHOOK_MIN_SECRET_CHARS};
+pub use webhook_signature::{
+    sign, verify_signature, SignatureError, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+};
 
 /// The future a [`Sink`] returns.
 pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), SinkError>> + Send + 'a>>;
@@ -66,6 +80,10 @@ pub enum SinkError {
     /// The HTTP client could not be built or the request could not be formed.
     #[error("HTTP client error: {detail}")]
     Client { detail: String },
+    /// The sink's configuration is not usable (an empty signing secret, a malformed
+    /// header). Names what is wrong, never a secret value.
+    #[error("invalid sink configuration: {reason}")]
+    Config { reason: String },
     /// The webhook URL is not usable. The URL itself is never included.
     #[error("invalid webhook URL: {reason}")]
     InvalidUrl { reason: &'static str },
@@ -92,9 +110,10 @@ impl SinkError {
             | SinkError::Connection { .. }
             | SinkError::Io { .. } => true,
             SinkError::Status { status, .. } => *status >= 500 || *status == 429,
-            SinkError::Client { .. } | SinkError::InvalidUrl { .. } | SinkError::Serialize(_) => {
-                false
-            }
+            SinkError::Client { .. }
+            | SinkError::Config { .. }
+            | SinkError::InvalidUrl { .. }
+            | SinkError::Serialize(_) => false,
         }
     }
 }
@@ -116,6 +135,11 @@ mod tests {
         fn send_sync<T: Send + Sync + 'static>() {}
         send_sync::<SinkError>(); // so that `?` into anyhow works
         send_sync::<DiscordSink>();
+        send_sync::<SlackSink>();
+        send_sync::<SlackConfig>();
+        send_sync::<WebhookSink>();
+        send_sync::<WebhookConfig>();
+        send_sync::<SignatureError>();
         send_sync::<JsonlSink>();
         send_sync::<Secret>();
     }
