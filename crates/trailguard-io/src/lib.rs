@@ -1,9 +1,11 @@
 //! trailguard's I/O: readers that turn files, folders and stdin into [`Event`]s,
-//! sinks that deliver [`Alert`]s, and the SQLite state file of `--state`.
+//! sinks that deliver [`Alert`]s, the outbox that makes sure they are delivered, and
+//! the SQLite state file of `--state`.
 //!
 //! [`Event`]: trailguard_core::Event
 //! [`Alert`]: trailguard_core::Alert
 
+pub mod outbox;
 pub mod reader;
 pub mod render;
 pub mod sink;

@@ -409,7 +409,7 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// A number in `[0, 1)`, random enough for jitter, without a dependency.
-fn random_unit() -> f64 {
+pub(crate) fn random_unit() -> f64 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(
         std::time::SystemTime::now()

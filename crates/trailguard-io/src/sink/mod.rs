@@ -9,7 +9,7 @@
 
 mod discord;
 mod discord_embed;
-mod http_retry;
+pub(crate) mod http_retry;
 mod jsonl;
 mod secret;
 mod slack;

@@ -198,6 +198,12 @@ impl SqliteStore {
         &self.path
     }
 
+    /// The connection, for the outbox to queue alerts inside this store's unit of
+    /// work (`outbox::enqueue_with_state`): both are committed together.
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
     /// Replaces the wall clock (milliseconds since the epoch) that dates reported
     /// alert ids and caps the purge horizon. For tests.
     pub fn set_clock(&mut self, clock: fn() -> i64) {
