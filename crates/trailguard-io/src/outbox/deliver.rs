@@ -478,7 +478,16 @@ async fn run_worker(
             continue;
         }
         if let Some(until) = paused_until.filter(|&p| p > now) {
-            // Paused by failures or a rate limit: new alerts wait too.
+            // Paused by failures or a rate limit: new alerts wait too, but an expiry
+            // during the pause is reported when it happens.
+            let sink_name = name.clone();
+            let expiry = shared
+                .db(move |o| o.next_expiry(&sink_name))
+                .await
+                .ok()
+                .flatten()
+                .filter(|&e| e > now);
+            let until = expiry.map_or(until, |e| e.min(until));
             wait(&*clock, Some(until), None, &mut stop).await;
             continue;
         }

@@ -340,22 +340,30 @@ impl Outbox {
     /// When `sink` next has something to do: its earliest pending attempt or
     /// expiry; `None` when it has nothing pending.
     pub fn next_wake(&mut self, sink: &str) -> Result<Option<i64>, OutboxError> {
-        let err = self.err("cannot read the outbox");
-        let min = |sql: &str| -> rusqlite::Result<Option<i64>> {
-            self.conn
-                .prepare_cached(sql)?
-                .query_row([sink], |r| r.get(0))
-        };
-        let next = min("SELECT min(next_attempt_ms) FROM outbox_deliveries \
-             WHERE sink = ?1 AND state = 'pending'")
-        .map_err(&err)?;
-        let expiry = min("SELECT min(expires_ms) FROM outbox_deliveries \
-             WHERE sink = ?1 AND state = 'pending'")
-        .map_err(&err)?;
+        let next: Option<i64> = self
+            .conn
+            .prepare_cached(
+                "SELECT min(next_attempt_ms) FROM outbox_deliveries \
+                 WHERE sink = ?1 AND state = 'pending'",
+            )
+            .and_then(|mut s| s.query_row([sink], |r| r.get(0)))
+            .map_err(self.err("cannot read the outbox"))?;
+        let expiry = self.next_expiry(sink)?;
         Ok(match (next, expiry) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         })
+    }
+
+    /// The earliest expiry of `sink`'s pending deliveries.
+    pub fn next_expiry(&mut self, sink: &str) -> Result<Option<i64>, OutboxError> {
+        self.conn
+            .prepare_cached(
+                "SELECT min(expires_ms) FROM outbox_deliveries \
+                 WHERE sink = ?1 AND state = 'pending'",
+            )
+            .and_then(|mut s| s.query_row([sink], |r| r.get(0)))
+            .map_err(self.err("cannot read the outbox"))
     }
 
     /// Makes every pending delivery of `sink` that waits for a retry due now: after
