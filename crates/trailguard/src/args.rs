@@ -9,7 +9,7 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  ran clean (alerts may have been raised; none at or above --fail-on)
   1  alerts at or above --fail-on were raised (`pattern test`: the event does not match)
-  2  bad usage, or no input could be read
+  2  bad usage, no input could be read, or an alert could not be delivered
 Each command's --help gives its own.";
 
 #[derive(Parser, Debug)]
@@ -44,6 +44,9 @@ pub enum Command {
     /// Work with EventBridge event patterns.
     #[command(subcommand)]
     Pattern(PatternCommand),
+    /// Inspect and replay the alert outbox of a --state file (what was delivered where).
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
 }
 
 const DETECT_EXAMPLES: &str = "\
@@ -61,6 +64,7 @@ Examples:
   DISCORD_WEBHOOK_URL=... trailguard detect --sink discord ./logs
   trailguard detect --fail-on critical ./logs || page-the-on-call
   trailguard detect --state trailguard.db ./AWSLogs/.../2025/09/17/   # hourly, new files only
+  trailguard detect --state tg.db --sink discord --delivery-timeout 5m ./logs
   trailguard detect --sigma ./sigma/rules/cloud/aws ./logs   # Sigma rules for CloudTrail too
 
 State (--state FILE):
@@ -69,8 +73,9 @@ State (--state FILE):
   (first-seen values, sliding windows, sequence steps) and the ids of alerts already
   reported are kept in FILE (SQLite; created if missing), so that running detect
   every hour on the new files behaves like one long run, and an alert is reported
-  once. The state is saved only when the run succeeds (alerts written and
-  delivered): after a failure, run again on the same files. Two runs on one file
+  once. The state is saved once the alerts are written and recorded in the
+  outbox (before they are sent): after a failure before that, run again on the
+  same files. Two runs on one file
   take turns (the second waits up to 5 minutes). A file that is not a trailguard
   state file, or is damaged, is refused (exit 2) and left as it is.
 
@@ -79,11 +84,27 @@ Sinks (--sink, repeatable):
                   Prefer the environment: a URL on the command line shows in `ps`.
   jsonl=PATH      append one alert JSON object per line to PATH.
 
+Delivery (never lose an alert):
+  Every alert is recorded in an outbox before anything is sent: in the --state file
+  (with the state, in one commit), or in memory without --state. Each sink gets each
+  alert at least once: failures are retried with growing pauses (1 s doubling up to
+  10 min, randomised; a wait the service asks for is honoured), one sink never waits
+  for another, a refusal that retrying cannot fix (HTTP 400) is reported at once,
+  and an alert not delivered within --expire-after is reported as expired. The run
+  stops delivering after --delivery-timeout; with --state what is left stays pending
+  in FILE and is sent by the next run with the same --sink, or now with
+  `trailguard alerts retry --all --state FILE --sink ...`. Without --state it is
+  lost when the run ends (it was printed). An alert is sent twice only if the run
+  dies between a service confirming it and the outbox recording that: receivers
+  deduplicate on the alert id. Secrets are never stored: the outbox names sinks
+  (discord, jsonl:PATH), not their URLs.
+
 Exit codes:
   0  ran clean (alerts may have been raised; none at or above --fail-on)
   1  alerts at or above --fail-on were raised
   2  bad usage, no input could be read, the --state file cannot be used, or an
-     alert could not be delivered";
+     alert could not be delivered (failed, expired, or still pending at
+     --delivery-timeout; reported on stderr)";
 
 #[derive(Args, Debug)]
 pub struct DetectArgs {
@@ -107,17 +128,169 @@ pub struct DetectArgs {
     /// Exit with 1 when an alert of this severity or above is raised.
     #[arg(long, value_name = "LEVEL")]
     pub fail_on: Option<String>,
-    /// Deliver alerts: discord[=URL] or jsonl=PATH. Repeatable.
+    /// Deliver alerts: discord[=URL] or jsonl=PATH. Repeatable. See "Delivery" below.
     #[arg(long, value_name = "KIND=TARGET")]
     pub sink: Vec<String>,
     /// Fold events of the same rule and access key within this many minutes into one alert.
     #[arg(long, value_name = "MINUTES", default_value_t = 60)]
     pub window: u32,
-    /// Keep what stateful rules learn, and the alerts already reported, in this SQLite
-    /// file between runs (created if missing).
+    /// Keep what stateful rules learn, the alerts already reported and the outbox of
+    /// alerts to deliver in this SQLite file between runs (created if missing).
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
+    #[command(flatten)]
+    pub delivery: DeliveryArgs,
     /// No progress bar and no summary on stderr (errors are still reported).
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// How long a command delivers, and how long an alert is retried.
+#[derive(Args, Debug, Clone)]
+pub struct DeliveryArgs {
+    /// Stop delivering after this long (10s, 5m, 1h); what is left stays pending in the
+    /// --state file.
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub delivery_timeout: String,
+    /// Give up on an alert still undelivered this long after it was recorded, and
+    /// report it as expired.
+    #[arg(long, value_name = "DURATION", default_value = "24h")]
+    pub expire_after: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AlertsCommand {
+    /// List the alerts in the outbox, newest first, with where each was delivered.
+    #[command(after_long_help = ALERTS_LIST_HELP)]
+    List(AlertsListArgs),
+    /// Show one alert (its JSON) and the history of its deliveries.
+    #[command(after_long_help = ALERTS_SHOW_HELP)]
+    Show(AlertsShowArgs),
+    /// Queue alerts again and deliver them now: failed, expired or pending ones
+    /// (--all), or the alerts named (sent again even if delivered).
+    #[command(after_long_help = ALERTS_RETRY_HELP)]
+    Retry(AlertsRetryArgs),
+}
+
+const ALERTS_LIST_HELP: &str = "\
+Each alert has one delivery per sink it was sent to, in one of these states:
+  pending    not delivered yet; retried (by the next detect run with that --sink,
+             or `alerts retry`) until it expires
+  delivered  the sink confirmed it
+  failed     refused in a way retrying will not fix (HTTP 400, ...): see `alerts show`
+  expired    not delivered within --expire-after (24 h by default)
+
+Examples:
+  trailguard alerts list --state tg.db
+  trailguard alerts list --state tg.db --status pending
+  trailguard alerts list --state tg.db --status failed --format jsonl | jq -r .id
+
+Exit codes:
+  0  listed (possibly nothing)
+  2  bad usage, or the --state file cannot be used";
+
+const ALERTS_SHOW_HELP: &str = "\
+ID may be the start of an alert id, as long as only one alert id starts with it.
+
+Examples:
+  trailguard alerts show --state tg.db 3f9a2c
+  trailguard alerts show --state tg.db 3f9a2c --format json | jq .alert
+
+Exit codes:
+  0  shown
+  2  bad usage, no such alert (or the start of several ids), or the --state file
+     cannot be used";
+
+const ALERTS_RETRY_HELP: &str = "\
+Sinks are given again (--sink, as for detect): the outbox names sinks but never
+stores their URLs. With --all, every delivery to those sinks that is not delivered
+(pending, failed, expired) is queued again with a fresh expiry; with IDs, those
+alerts are sent to each --sink whatever their state (a replay: receivers that
+deduplicate on the alert id ignore a copy), including sinks they never had.
+
+Examples:
+  DISCORD_WEBHOOK_URL=... trailguard alerts retry --all --state tg.db --sink discord
+  trailguard alerts retry 3f9a2c --state tg.db --sink jsonl=replay.jsonl
+
+Exit codes:
+  0  everything queued was delivered (or there was nothing to retry)
+  2  bad usage, no such alert, the --state file cannot be used, or an alert could
+     not be delivered (reported on stderr; it stays in the outbox)";
+
+#[derive(Args, Debug)]
+pub struct AlertsListArgs {
+    /// The state file of detect --state.
+    #[arg(long, value_name = "FILE")]
+    pub state: PathBuf,
+    /// Only alerts with a delivery in this state.
+    #[arg(long, value_enum)]
+    pub status: Option<DeliveryStatus>,
+    /// Only alerts with a delivery to this sink (discord, jsonl:PATH).
+    #[arg(long, value_name = "NAME")]
+    pub sink: Option<String>,
+    /// At most this many alerts (the newest).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Output format [default: table on a terminal, jsonl otherwise].
+    #[arg(long, value_enum)]
+    pub format: Option<ListFormat>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    Pending,
+    Delivered,
+    Failed,
+    Expired,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListFormat {
+    /// Aligned columns for a person at a terminal.
+    Table,
+    /// One JSON object per alert and line.
+    Jsonl,
+}
+
+#[derive(Args, Debug)]
+pub struct AlertsShowArgs {
+    /// The alert id, or its start.
+    pub id: String,
+    /// The state file of detect --state.
+    #[arg(long, value_name = "FILE")]
+    pub state: PathBuf,
+    /// text for a person, json for a program.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ShowFormat,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShowFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct AlertsRetryArgs {
+    /// Alert ids (or their starts) to send again.
+    #[arg(
+        value_name = "ID",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    pub ids: Vec<String>,
+    /// Every delivery to the given sinks that is not delivered.
+    #[arg(long)]
+    pub all: bool,
+    /// The state file of detect --state.
+    #[arg(long, value_name = "FILE")]
+    pub state: PathBuf,
+    /// Deliver to: discord[=URL] or jsonl=PATH. Repeatable; at least one.
+    #[arg(long, value_name = "KIND=TARGET", required = true)]
+    pub sink: Vec<String>,
+    #[command(flatten)]
+    pub delivery: DeliveryArgs,
+    /// No summary on stderr (errors are still reported).
     #[arg(long, short)]
     pub quiet: bool,
 }

@@ -54,6 +54,7 @@ pub fn run(args: DemoArgs) -> Result<u8> {
         sinks,
         window_ms: trailguard_core::fold::DEFAULT_WINDOW_MS,
         state: None,
+        delivery: Default::default(),
         quiet: false,
     };
     let code = execute(&config)?;

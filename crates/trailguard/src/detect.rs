@@ -9,15 +9,17 @@ use trailguard_core::correlate::Collector;
 use trailguard_core::fold::fold;
 use trailguard_core::state::{MemoryStore, Store};
 use trailguard_core::{Alert, Engine, Rule, Severity};
+use trailguard_io::outbox::{enqueue_with_state, Outbox};
 use trailguard_io::reader::{read_events, Input, ReadOptions, ReadSummary};
 use trailguard_io::render;
 use trailguard_io::state::SqliteStore;
 
 use crate::args::{DetectArgs, Format};
+use crate::delivery::{deliver, DeliveryOptions};
 use crate::exit;
 use crate::progress::BarProgress;
 use crate::rules_cmd::{self, load_rule_set, RuleSources};
-use crate::sinks::{deliver, SinkSpec};
+use crate::sinks::{build_all, SinkSpec};
 use crate::time_arg::{now_ms, parse_time_arg};
 
 /// `detect`'s arguments, validated.
@@ -33,6 +35,7 @@ pub struct DetectConfig {
     pub window_ms: i64,
     /// `--state FILE`: the SQLite state kept between runs (else one run's memory).
     pub state: Option<PathBuf>,
+    pub delivery: DeliveryOptions,
     pub quiet: bool,
 }
 
@@ -97,6 +100,7 @@ impl DetectConfig {
                 .collect::<Result<_>>()?,
             window_ms: i64::from(a.window) * 60_000,
             state: a.state,
+            delivery: DeliveryOptions::from_args(&a.delivery)?,
             quiet: a.quiet,
         })
     }
@@ -126,11 +130,25 @@ pub struct Outcome {
 }
 
 /// The state the judging pass runs against: the `--state` file, or memory.
+pub enum StateStore {
+    File(SqliteStore),
+    Memory(MemoryStore),
+}
+
+impl StateStore {
+    pub fn as_store(&mut self) -> &mut dyn Store {
+        match self {
+            StateStore::File(s) => s,
+            StateStore::Memory(s) => s,
+        }
+    }
+}
+
 /// Opened before any input is read, so that an unusable state file fails fast.
-pub fn open_store(config: &DetectConfig) -> Result<Box<dyn Store>> {
+pub fn open_store(config: &DetectConfig) -> Result<StateStore> {
     Ok(match &config.state {
-        Some(path) => Box::new(SqliteStore::open(path)?),
-        None => Box::new(MemoryStore::new()),
+        Some(path) => StateStore::File(SqliteStore::open(path)?),
+        None => StateStore::Memory(MemoryStore::new()),
     })
 }
 
@@ -199,15 +217,18 @@ pub fn scan(config: &DetectConfig, store: &mut dyn Store) -> Result<Outcome> {
     })
 }
 
-/// One run: scan, report, deliver; then save the state. A run that fails (stdout
-/// cannot be written, an alert is not delivered, nothing could be read) saves
-/// nothing, so running it again on the same files is a retry.
+/// One run: scan, report, record the alerts in the outbox (with the state, in one
+/// commit), then deliver. A run that fails before the commit (stdout cannot be
+/// written, nothing could be read) saves nothing, so running it again on the same
+/// files is a retry; after the commit, what is not delivered stays in the outbox.
 pub fn execute(config: &DetectConfig) -> Result<u8> {
+    let sinks = build_all(&config.sinks)?;
     let mut store = open_store(config)?;
-    let outcome = scan(config, store.as_mut())?;
+    // The outbox's tables are made before the judging pass holds the file.
+    let outbox = config.state.as_deref().map(Outbox::open).transpose()?;
+    let outcome = scan(config, store.as_store())?;
     report_read_errors(&outcome.summary);
     write_alerts(config.format, &outcome.alerts)?;
-    let delivery = deliver(&config.sinks, &outcome.alerts);
     if !config.quiet {
         eprintln!("{}", summary_line(&outcome));
     }
@@ -215,16 +236,43 @@ pub fn execute(config: &DetectConfig) -> Result<u8> {
         eprintln!("error: no input could be read");
         return Ok(exit::ERROR);
     }
-    if let Err(e) = delivery {
-        if let Some(path) = &config.state {
-            eprintln!(
-                "note: the state in {} was not updated: run again on the same files to retry",
-                path.display()
-            );
+    let names: Vec<String> = sinks.iter().map(|s| s.name.clone()).collect();
+    let route = move |_: &Alert| names.clone();
+    let (now, expiry) = (now_ms(), config.delivery.expiry);
+    let mut recorded = true;
+    let outbox = match (store, outbox) {
+        (StateStore::File(mut store), Some(outbox)) => {
+            let saved = enqueue_with_state(&mut store, &outcome.alerts, &route, now, expiry)
+                .map_err(anyhow::Error::from)
+                .and_then(|_| store.commit().map_err(anyhow::Error::from));
+            match saved {
+                Ok(()) => outbox,
+                Err(e) => {
+                    // The alerts still go out, from memory: a person learns of them
+                    // now, and the next run (the state was not saved) reports them again.
+                    recorded = false;
+                    drop(store);
+                    eprintln!("error: {e:#}");
+                    eprintln!(
+                        "error: the state in {} was not updated: this run's alerts are                          delivered from memory; run again on the same files once it is fixed",
+                        outbox.location()
+                    );
+                    let mut memory = Outbox::in_memory()?;
+                    memory.enqueue(&outcome.alerts, &route, now, expiry)?;
+                    memory
+                }
+            }
         }
-        return Err(e);
+        _ => {
+            let mut memory = Outbox::in_memory()?;
+            memory.enqueue(&outcome.alerts, &route, now, expiry)?;
+            memory
+        }
+    };
+    let undelivered = deliver(outbox, sinks, &config.delivery, config.quiet)?;
+    if !recorded || undelivered.any() {
+        return Ok(exit::ERROR);
     }
-    store.commit()?;
     let failing = config
         .fail_on
         .is_some_and(|level| outcome.alerts.iter().any(|a| a.rule.severity >= level));

@@ -2,7 +2,9 @@
 //! (`args`), validated into typed configs by each command, and every command returns
 //! an [`ExitCode`] as documented in `--help`.
 
+mod alerts_cmd;
 mod args;
+mod delivery;
 mod demo;
 mod detect;
 mod export;
@@ -27,7 +29,7 @@ pub mod exit {
     pub const ALERTS: u8 = 1;
     /// `pattern test`: the event does not match the pattern.
     pub const NO_MATCH: u8 = 1;
-    /// Bad usage, or no input could be read.
+    /// Bad usage, no input could be read, or an alert could not be delivered.
     pub const ERROR: u8 = 2;
 }
 
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
         Command::Rules(a) => rules_cmd::run(a),
         Command::Simulate(a) => simulate::run(a),
         Command::Pattern(PatternCommand::Test(a)) => pattern_cmd::run(a),
+        Command::Alerts(a) => alerts_cmd::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,13 +1,15 @@
-//! `--sink KIND=TARGET`: parsing, and delivering the alerts of one run.
+//! `--sink KIND=TARGET`: parsing, and building the sinks the outbox delivers to.
 //!
 //! Webhook URLs are secrets: they come from the environment (preferred) or the
 //! command line, are validated here, and never appear in any message.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Result};
-use trailguard_core::Alert;
-use trailguard_io::sink::{DiscordSink, JsonlSink, Secret, Sink};
+use trailguard_io::outbox::NamedSink;
+use trailguard_io::sink::{DiscordConfig, DiscordSink, JsonlSink, Secret, Sink};
 
 pub const DISCORD_ENV: &str = "DISCORD_WEBHOOK_URL";
 
@@ -43,6 +45,33 @@ impl SinkSpec {
             ),
         }
     }
+
+    /// The name the outbox records this sink's deliveries under: `discord`, or
+    /// `jsonl:PATH`. Never a URL.
+    pub fn name(&self) -> String {
+        match self {
+            SinkSpec::Discord(_) => "discord".to_owned(),
+            SinkSpec::Jsonl(path) => format!("jsonl:{}", path.display()),
+        }
+    }
+
+    /// The sink, ready to send. HTTP sinks retry only briefly within one send (one
+    /// quick retry, waits the service asks for up to 10 s): the outbox owns retrying
+    /// over minutes and hours, with the sink paused meanwhile.
+    pub fn build(&self) -> Result<NamedSink> {
+        let sink: Arc<dyn Sink> = match self {
+            SinkSpec::Discord(url) => Arc::new(DiscordSink::with_config(
+                url.clone(),
+                DiscordConfig {
+                    max_attempts: 2,
+                    max_wait: Duration::from_secs(10),
+                    ..DiscordConfig::default()
+                },
+            )?),
+            SinkSpec::Jsonl(path) => Arc::new(JsonlSink::to_path(path)?),
+        };
+        Ok(NamedSink::named(self.name(), sink))
+    }
 }
 
 /// HTTPS only, except plain HTTP to this machine (for local receivers and tests).
@@ -70,38 +99,22 @@ fn check_webhook_url(url: &str, kind: &str) -> Result<()> {
     }
 }
 
-/// Sends every alert to every sink, one sink after the other. Failures are reported
-/// per sink on stderr (never with the URL); the result is an error if any alert
-/// could not be delivered.
-pub fn deliver(specs: &[SinkSpec], alerts: &[Alert]) -> Result<()> {
-    if specs.is_empty() || alerts.is_empty() {
-        return Ok(());
-    }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let mut failed = 0usize;
+/// Builds every `--sink` before any input is read, so that a sink that cannot work
+/// (a folder that does not exist) fails the run before anything is recorded. Two
+/// sinks with the same name are refused: the outbox tells deliveries apart by name.
+pub fn build_all(specs: &[SinkSpec]) -> Result<Vec<NamedSink>> {
+    let mut sinks: Vec<NamedSink> = Vec::with_capacity(specs.len());
     for spec in specs {
-        let sink: Box<dyn Sink> = match spec {
-            SinkSpec::Discord(url) => Box::new(DiscordSink::new(url.clone())?),
-            SinkSpec::Jsonl(path) => Box::new(JsonlSink::to_path(path)?),
-        };
-        for alert in alerts {
-            if let Err(e) = runtime.block_on(sink.send(alert)) {
-                failed += 1;
-                eprintln!(
-                    "error: {}: alert {} ({}) not delivered: {e}",
-                    sink.name(),
-                    alert.id,
-                    alert.rule.id
-                );
-            }
+        let name = spec.name();
+        if sinks.iter().any(|s| s.name == name) {
+            bail!("--sink {name} is given twice");
         }
+        sinks.push(
+            spec.build()
+                .map_err(|e| anyhow::anyhow!("--sink {name}: {e}"))?,
+        );
     }
-    if failed > 0 {
-        bail!("{failed} alert deliveries failed");
-    }
-    Ok(())
+    Ok(sinks)
 }
 
 #[cfg(test)]
@@ -133,5 +146,30 @@ mod tests {
         assert!(SinkSpec::parse("smoke=signal").is_err());
         let d = SinkSpec::parse("discord=https://discord.com/api/webhooks/1/secret-token").unwrap();
         assert!(!format!("{d:?}").contains("secret-token"));
+        assert_eq!(d.name(), "discord");
+        assert_eq!(
+            SinkSpec::parse("jsonl=a/b.jsonl").unwrap().name(),
+            "jsonl:a/b.jsonl"
+        );
+    }
+
+    #[test]
+    fn sinks_are_built_up_front_and_named_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.jsonl");
+        let specs = [
+            SinkSpec::parse("discord=http://127.0.0.1:9/api/webhooks/1/secret-token").unwrap(),
+            SinkSpec::Jsonl(file.clone()),
+        ];
+        let sinks = build_all(&specs).unwrap();
+        let names: Vec<&str> = sinks.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names[0], "discord");
+        assert!(names[1].starts_with("jsonl:") && names[1].ends_with("a.jsonl"));
+        let twice = [SinkSpec::Jsonl(file.clone()), SinkSpec::Jsonl(file)];
+        let e = build_all(&twice).unwrap_err().to_string();
+        assert!(e.contains("is given twice"), "{e}");
+        let missing = [SinkSpec::Jsonl(dir.path().join("no/such/folder.jsonl"))];
+        let e = build_all(&missing).unwrap_err().to_string();
+        assert!(e.starts_with("--sink jsonl:"), "{e}");
     }
 }

@@ -1,6 +1,6 @@
 //! `detect --state FILE`: runs over consecutive days behave like one long run, alerts
-//! are reported once, a failed run saves nothing, and a state file that cannot be
-//! used is a clear error (exit 2), never a panic.
+//! are reported once, a run that fails before recording its alerts saves nothing,
+//! and a state file that cannot be used is a clear error (exit 2), never a panic.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -147,7 +147,7 @@ fn day_by_day_with_state_equals_one_run() {
 }
 
 #[test]
-fn a_failed_delivery_saves_no_state() {
+fn a_sink_that_cannot_work_fails_before_anything_is_saved() {
     let dir = tempfile::tempdir().unwrap();
     let (day1, _) = split_by_day(dir.path());
     let state = dir.path().join("state.db");
@@ -158,15 +158,16 @@ fn a_failed_delivery_saves_no_state() {
     let failed = detect(&[&day1], Some(&state), &["--sink", &bad_sink]);
     assert_eq!(failed.code, Some(2), "{}", failed.stderr);
     assert!(
-        failed.stderr.contains("was not updated"),
+        failed.stderr.starts_with("error: --sink jsonl:"),
         "{}",
         failed.stderr
     );
-    assert!(!failed.alerts.is_empty());
-    // The retry reports the same alerts again: the failed run marked none reported.
+    assert!(failed.alerts.is_empty());
+    assert!(!state.exists(), "nothing read, nothing saved");
+    // The next run reports the alerts as new.
     let retry = detect(&[&day1], Some(&state), &[]);
     assert_eq!(retry.code, Some(0), "{}", retry.stderr);
-    assert_eq!(by_id(&retry.alerts), by_id(&failed.alerts));
+    assert!(!retry.alerts.is_empty());
     assert!(
         !retry.stderr.contains("already reported"),
         "{}",

@@ -75,7 +75,10 @@ impl fmt::Debug for NamedSink {
 /// Which sinks an alert goes to, by name: the hook for routes, suppressions and
 /// digests. Decided when the alert is queued.
 #[derive(Clone)]
-pub struct Router(Arc<dyn Fn(&Alert) -> Vec<String> + Send + Sync>);
+pub struct Router(Arc<RouteFn>);
+
+/// The function behind a [`Router`].
+pub type RouteFn = dyn Fn(&Alert) -> Vec<String> + Send + Sync;
 
 impl Router {
     pub fn new(route: impl Fn(&Alert) -> Vec<String> + Send + Sync + 'static) -> Router {

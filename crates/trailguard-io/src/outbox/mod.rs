@@ -33,7 +33,8 @@ use trailguard_core::Severity;
 pub use backoff::Backoff;
 pub use clock::{system_now_ms, Clock, Sleep, SystemClock, TestClock};
 pub use deliver::{
-    Delivery, DeliveryConfig, DeliveryEvent, DeliveryReport, NamedSink, OnEvent, Router,
+    Delivery, DeliveryConfig, DeliveryEvent, DeliveryReport, NamedSink, OnEvent, RouteFn, Router,
+    SinkRun,
 };
 pub use inspect::{AlertDetail, AlertEntry, AttemptLog, DeliveryInfo, ListFilter, SinkCounts};
 pub use queue::{enqueue_with_state, Claimed, Ended, Enqueued, Outcome, Selection};
