@@ -225,7 +225,8 @@ impl Outbox {
             let row = c
                 .prepare_cached(
                     "SELECT d.alert_id, a.rule_id, d.attempts, d.expires_ms, a.json \
-                     FROM outbox_deliveries d JOIN outbox_alerts a ON a.id = d.alert_id \
+                     FROM outbox_deliveries d INDEXED BY outbox_due \
+                     JOIN outbox_alerts a ON a.id = d.alert_id \
                      WHERE d.sink = ?1 AND d.state = 'pending' AND d.next_attempt_ms <= ?2 \
                      AND d.expires_ms > ?2 \
                      ORDER BY d.rank DESC, d.created_ms, d.alert_id LIMIT 1",
@@ -311,13 +312,18 @@ impl Outbox {
         self.write("expiry not recorded", |c| {
             let mut ended = Vec::new();
             {
-                let mut stmt = c.prepare_cached(
+                // Two statements, so that the one for a sink seeks its index.
+                let mut stmt = c.prepare_cached(if sink.is_some() {
                     "UPDATE outbox_deliveries SET state = 'expired' \
-                     WHERE state = 'pending' AND expires_ms <= ?1 \
-                     AND (?2 IS NULL OR sink = ?2) \
+                     WHERE state = 'pending' AND sink = ?2 AND expires_ms <= ?1 \
                      RETURNING alert_id, sink, attempts, last_error, \
-                     (SELECT rule_id FROM outbox_alerts WHERE id = alert_id)",
-                )?;
+                     (SELECT rule_id FROM outbox_alerts WHERE id = alert_id)"
+                } else {
+                    "UPDATE outbox_deliveries SET state = 'expired' \
+                     WHERE state = 'pending' AND expires_ms <= ?1 AND ?2 IS NULL \
+                     RETURNING alert_id, sink, attempts, last_error, \
+                     (SELECT rule_id FROM outbox_alerts WHERE id = alert_id)"
+                })?;
                 let mut rows = stmt.query(params![now_ms, sink])?;
                 while let Some(r) = rows.next()? {
                     ended.push(Ended {

@@ -55,7 +55,7 @@ CREATE INDEX outbox_due ON outbox_deliveries (sink, rank DESC, created_ms)
     WHERE state = 'pending';
 CREATE INDEX outbox_next ON outbox_deliveries (sink, next_attempt_ms)
     WHERE state = 'pending';
-CREATE INDEX outbox_expiry ON outbox_deliveries (expires_ms)
+CREATE INDEX outbox_expiry ON outbox_deliveries (sink, expires_ms)
     WHERE state = 'pending';
 
 -- What happened to each delivery, for `alerts show`.
