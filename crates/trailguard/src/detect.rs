@@ -236,6 +236,10 @@ pub fn execute(config: &DetectConfig) -> Result<u8> {
         eprintln!("error: no input could be read");
         return Ok(exit::ERROR);
     }
+    if sinks.is_empty() && config.state.is_none() {
+        // Nothing to deliver and nothing to keep.
+        return Ok(fail_on_code(config, &outcome.alerts));
+    }
     let names: Vec<String> = sinks.iter().map(|s| s.name.clone()).collect();
     let route = move |_: &Alert| names.clone();
     let (now, expiry) = (now_ms(), config.delivery.expiry);
@@ -273,10 +277,19 @@ pub fn execute(config: &DetectConfig) -> Result<u8> {
     if !recorded || undelivered.any() {
         return Ok(exit::ERROR);
     }
+    Ok(fail_on_code(config, &outcome.alerts))
+}
+
+/// 1 when an alert is at or above `--fail-on`, else 0.
+fn fail_on_code(config: &DetectConfig, alerts: &[Alert]) -> u8 {
     let failing = config
         .fail_on
-        .is_some_and(|level| outcome.alerts.iter().any(|a| a.rule.severity >= level));
-    Ok(if failing { exit::ALERTS } else { exit::OK })
+        .is_some_and(|level| alerts.iter().any(|a| a.rule.severity >= level));
+    if failing {
+        exit::ALERTS
+    } else {
+        exit::OK
+    }
 }
 
 pub fn write_alerts(format: Format, alerts: &[Alert]) -> Result<()> {
