@@ -8,7 +8,7 @@
 //!    hour of retries (test clock), resident memory sampled throughout; then the
 //!    receiver comes back and the backlog is flushed.
 //!
-//! Usage: delivery_bench [--alerts N] [--latency N] [--queued N]
+//! Usage: delivery_bench [--alerts N] [--latency N] [--queued N] [--only throughput|latency|outage]
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -16,9 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use trailguard_core::{Alert, Severity};
-use trailguard_io::outbox::{
-    Clock, Delivery, DeliveryConfig, NamedSink, Outbox, SystemClock, TestClock,
-};
+use trailguard_io::outbox::{Delivery, DeliveryConfig, NamedSink, Outbox, TestClock};
 use trailguard_io::sink::{Secret, Sink, WebhookConfig, WebhookSink};
 
 type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
@@ -127,7 +125,11 @@ async fn throughput(outbox: Outbox, n: usize) -> (f64, f64) {
 
 async fn latency(outbox: Outbox, n: usize) -> (Duration, Duration, Duration) {
     let (port, arrivals) = receiver("127.0.0.1:0");
-    let delivery = Delivery::start(outbox, vec![NamedSink::new(sink(port))], DeliveryConfig::default());
+    let delivery = Delivery::start(
+        outbox,
+        vec![NamedSink::new(sink(port))],
+        DeliveryConfig::default(),
+    );
     let mut queued_at = HashMap::new();
     for i in 0..n {
         let a = alert(1_000_000 + i);
@@ -218,7 +220,10 @@ async fn outage(path: &std::path::Path, n: usize) {
         clock.advance(Duration::from_secs(10));
         tokio::time::sleep(Duration::from_millis(20)).await;
         peak = peak.max(rss_kib().0);
-        assert!(back.elapsed() < Duration::from_secs(600), "the flush stalled");
+        assert!(
+            back.elapsed() < Duration::from_secs(600),
+            "the flush stalled"
+        );
     }
     let took = back.elapsed();
     delivery.shutdown(Duration::from_secs(5)).await;
@@ -228,28 +233,49 @@ async fn outage(path: &std::path::Path, n: usize) {
         n as f64 / took.as_secs_f64(),
         mib(peak)
     );
-    println!("| peak resident memory of the whole benchmark (VmHWM) | {} |", mib(rss_kib().1));
+    println!(
+        "| peak resident memory of the whole benchmark (VmHWM) | {} |",
+        mib(rss_kib().1)
+    );
 }
 
 fn main() {
     let n = arg("--alerts", 20_000);
     let lat_n = arg("--latency", 2_000);
     let queued = arg("--queued", 100_000);
+    // `--only outage` runs the outage alone, so its memory is measured from a fresh
+    // process (bench/delivery.sh runs it that way).
+    let args: Vec<String> = std::env::args().collect();
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    let runs = |phase: &str| only.as_deref().is_none_or(|o| o == phase);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let _ = SystemClock.now_ms();
     runtime.block_on(async {
-        println!("| measure | result |\n|---|---|");
-        let (q, t) = throughput(Outbox::open(&dir.path().join("t.db")).unwrap(), n).await;
-        println!("| {n} alerts through a file outbox (`--state`) to a local webhook receiver | {t:.0} alerts/s end to end (queueing alone: {q:.0} alerts/s) |");
-        let (q, t) = throughput(Outbox::in_memory().unwrap(), n).await;
-        println!("| {n} alerts through an in-memory outbox (no `--state`) | {t:.0} alerts/s end to end (queueing alone: {q:.0} alerts/s) |");
-        let (p50, p99, max) = latency(Outbox::open(&dir.path().join("l.db")).unwrap(), lat_n).await;
-        println!("| latency, alert queued to request received, {lat_n} alerts one at a time (file outbox) | median {:.2} ms, p99 {:.2} ms, max {:.2} ms |",
-            p50.as_secs_f64() * 1e3, p99.as_secs_f64() * 1e3, max.as_secs_f64() * 1e3);
-        outage(&dir.path().join("o.db"), queued).await;
+        if runs("throughput") {
+            let (q, t) = throughput(Outbox::open(&dir.path().join("t.db")).unwrap(), n).await;
+            println!("| {n} alerts through a file outbox (`--state`) to a local webhook receiver | {t:.0} alerts/s end to end (queueing alone: {q:.0} alerts/s) |");
+            let (q, t) = throughput(Outbox::in_memory().unwrap(), n).await;
+            println!("| {n} alerts through an in-memory outbox (no `--state`) | {t:.0} alerts/s end to end (queueing alone: {q:.0} alerts/s) |");
+        }
+        if runs("latency") {
+            for (what, outbox) in [
+                ("file outbox", Outbox::open(&dir.path().join("l.db")).unwrap()),
+                ("in-memory outbox", Outbox::in_memory().unwrap()),
+            ] {
+                let (p50, p99, max) = latency(outbox, lat_n).await;
+                println!("| latency, alert queued to request received, {lat_n} alerts one at a time ({what}) | median {:.2} ms, p99 {:.2} ms, max {:.2} ms |",
+                    p50.as_secs_f64() * 1e3, p99.as_secs_f64() * 1e3, max.as_secs_f64() * 1e3);
+            }
+        }
+        if runs("outage") {
+            outage(&dir.path().join("o.db"), queued).await;
+        }
     });
 }

@@ -75,7 +75,7 @@ fn list(a: AlertsListArgs) -> Result<u8> {
             ListFormat::Table => writeln!(
                 out,
                 "{:<12}  {:<24}  {:<8}  {:<44}  {}",
-                &entry.id[..entry.id.len().min(12)],
+                entry.id.chars().take(12).collect::<String>(),
                 format_millis(entry.created_ms),
                 entry.severity.to_uppercase(),
                 entry.rule_id,

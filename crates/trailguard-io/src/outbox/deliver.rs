@@ -512,7 +512,11 @@ async fn run_worker(
         outbox_failures = 0;
         let Some(claimed) = claimed else {
             let sink_name = name.clone();
-            match shared.db(move |o| o.next_wake(&sink_name)).await {
+            let idle = move |o: &mut Outbox| {
+                o.maintain(true)?;
+                o.next_wake(&sink_name)
+            };
+            match shared.db(idle).await {
                 Ok(None) if shared.config.stop_when_idle => break,
                 Ok(next) => wait(&*clock, next, Some(&wake), &mut stop).await,
                 Err(e) => {
@@ -536,7 +540,7 @@ async fn run_worker(
                 if recovered {
                     ob.pull_forward(&sink_name, at)?;
                 }
-                Ok(())
+                ob.maintain(false)
             })
             .await;
         if let Err(e) = recorded {

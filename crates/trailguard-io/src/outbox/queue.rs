@@ -191,6 +191,7 @@ impl Outbox {
         let value = f(&tx).map_err(|e| sql_error(&self.location, what, e))?;
         tx.commit()
             .map_err(|e| sql_error(&self.location, what, e))?;
+        self.writes = self.writes.saturating_add(1);
         Ok(value)
     }
 

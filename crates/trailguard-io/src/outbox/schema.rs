@@ -122,6 +122,9 @@ pub(crate) fn open_file(path: &Path, create: bool) -> Result<Connection, OutboxE
         // may lose the last commits, of the state and the outbox together (they share
         // transactions), so the next run detects those alerts again.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // No checkpoint (and its fsync) inside a delivery's commit: the workers
+        // checkpoint when idle, or every so many writes (`Outbox::maintain`).
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         Ok(Ok(()))
     };
     match setup() {

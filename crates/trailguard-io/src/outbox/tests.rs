@@ -483,3 +483,38 @@ fn queued_with_the_state_in_one_commit() {
     let mut o = Outbox::open_existing(&path).unwrap();
     assert_eq!(o.counts().unwrap()["s"].pending, 1);
 }
+
+#[test]
+fn the_wal_is_checkpointed_between_sends_not_inside_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = Outbox::open(&dir.path().join("state.db")).unwrap();
+    let auto: i64 = o
+        .conn
+        .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(auto, 0, "no checkpoint inside a delivery's commit");
+    for i in 0..300 {
+        o.enqueue(
+            &[alert(&format!("{i:04x}"), Severity::Low)],
+            &to(&["s"]),
+            i,
+            HOUR,
+        )
+        .unwrap();
+    }
+    o.maintain(false).unwrap();
+    assert_eq!(o.writes, 300, "not yet: 4,096 writes while busy");
+    let before: i64 = std::fs::metadata(dir.path().join("state.db-wal"))
+        .unwrap()
+        .len() as i64;
+    o.maintain(true).unwrap();
+    let (log, done) = o
+        .conn
+        .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+        })
+        .unwrap();
+    assert_eq!(log, done, "everything in the WAL was copied back");
+    assert!(before > 0);
+    assert_eq!(o.writes, 0);
+}
