@@ -22,6 +22,7 @@ mod deliver;
 mod inspect;
 mod queue;
 mod schema;
+mod worker;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
