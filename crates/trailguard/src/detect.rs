@@ -172,7 +172,7 @@ pub fn scan(config: &DetectConfig, store: &mut dyn Store) -> Result<Outcome> {
                 }
                 let c = guard
                     .get_or_insert_with(|| collected.lock().unwrap_or_else(|p| p.into_inner()));
-                c.offer(m, id, engine.rules(), |m| engine.detection(m, event));
+                c.offer(m, id, engine.rules(), &engine.source(event));
             });
         },
     );

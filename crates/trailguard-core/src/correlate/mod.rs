@@ -19,7 +19,7 @@ mod judge;
 
 use crate::{FastMap, FastSet};
 
-use crate::engine::{Absorbed, Detection, Match};
+use crate::engine::{Absorbed, Detection, DetectionSource, Match};
 use crate::rule::{Rule, Stage, Stateful};
 use crate::state::{Store, StoreError};
 
@@ -151,10 +151,10 @@ fn order(d: &Detection) -> (i64, &str) {
 }
 
 /// The slot of a plain detection: its rule, actor (group key) and hour, hashed.
-fn plain_slot(d: &Detection) -> u64 {
-    let h = hash(d.group_key());
-    let h = (h ^ d.rule as u64).wrapping_mul(0x0100_0000_01b3);
-    (h ^ d.time_ms.div_euclid(HOUR_MS) as u64).wrapping_mul(0x0100_0000_01b3)
+fn plain_slot(group_key: &str, rule: usize, time_ms: i64) -> u64 {
+    let h = hash(group_key);
+    let h = (h ^ rule as u64).wrapping_mul(0x0100_0000_01b3);
+    (h ^ time_ms.div_euclid(HOUR_MS) as u64).wrapping_mul(0x0100_0000_01b3)
 }
 
 fn hash(s: &str) -> u64 {
@@ -213,12 +213,20 @@ impl Collector {
         m: Match,
         event_id: &str,
         rules: &[Rule],
-        build: impl FnOnce(&Match) -> Detection,
+        source: &dyn DetectionSource,
     ) {
-        let build = || build(&m);
+        let build = || source.detection(&m);
         let Some(stateful) = &rules[m.rule].stateful else {
-            let d = build();
-            self.plain.entry(plain_slot(&d)).or_default().add(d);
+            let slot = plain_slot(source.group_key(), m.rule, m.time_ms);
+            let p = self.plain.entry(slot).or_default();
+            // Past the slot's first detections, only an earlier one is built whole.
+            if p.kept.len() < KEPT_PER_HOUR
+                || p.kept.iter().any(|k| (m.time_ms, event_id) < order(k))
+            {
+                p.add(build());
+            } else {
+                p.absorbed.push(source.absorbed(&m));
+            }
             return;
         };
         // A match without the key it is judged by cannot be judged.
@@ -327,7 +335,7 @@ impl Collector {
             time_ms: d.time_ms,
         };
         let id = d.event_id.clone();
-        self.offer(m, &id, rules, |_| d);
+        self.offer(m, &id, rules, &d);
     }
 
     /// Adds what another collector gathered. Collectors that split one run should

@@ -129,19 +129,40 @@ fn string_value(quoted: &str) -> Option<Cow<'_, str>> {
     }
 }
 
-/// The position just past the string starting (with its quote) at `start`.
+/// The position just past the string starting (with its quote) at `start`. Most
+/// strings are short, so a plain loop over their first bytes comes before `memchr`.
 fn string_end(bytes: &[u8], start: usize) -> usize {
     let mut pos = start + 1;
-    while let Some(i) = memchr::memchr2(b'"', b'\\', &bytes[pos.min(bytes.len())..]) {
-        pos += i;
-        if bytes[pos] == b'\\' {
-            pos += 2;
-        } else {
-            return pos + 1;
+    loop {
+        let short_end = (pos + 32).min(bytes.len());
+        while pos < short_end {
+            match bytes[pos] {
+                b'"' => return pos + 1,
+                b'\\' => pos += 2,
+                _ => pos += 1,
+            }
+        }
+        if pos >= bytes.len() {
+            return bytes.len();
+        }
+        match memchr::memchr2(b'"', b'\\', &bytes[pos..]) {
+            Some(i) if bytes[pos + i] == b'"' => return pos + i + 1,
+            Some(i) => pos += i + 2,
+            None => return bytes.len(),
         }
     }
-    bytes.len()
 }
+
+/// Bytes that matter while skipping a container: quotes and brackets.
+const STRUCTURAL: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'"' as usize] = true;
+    t[b'{' as usize] = true;
+    t[b'}' as usize] = true;
+    t[b'[' as usize] = true;
+    t[b']' as usize] = true;
+    t
+};
 
 /// The position just past the value starting at `start`.
 fn value_end(bytes: &[u8], start: usize) -> usize {
@@ -152,19 +173,23 @@ fn value_end(bytes: &[u8], start: usize) -> usize {
             let mut depth = 0usize;
             let mut pos = start;
             while pos < bytes.len() {
-                match bytes[pos] {
+                let b = bytes[pos];
+                if !STRUCTURAL[b as usize] {
+                    pos += 1;
+                    continue;
+                }
+                match b {
                     b'"' => {
                         pos = string_end(bytes, pos);
                         continue;
                     }
                     b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
+                    _ => {
                         depth -= 1;
                         if depth == 0 {
                             return pos + 1;
                         }
                     }
-                    _ => {}
                 }
                 pos += 1;
             }
