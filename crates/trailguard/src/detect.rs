@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use anyhow::{bail, Context, Result};
 use trailguard_core::correlate::Collector;
 use trailguard_core::fold::fold;
+use trailguard_core::rule::Stateful;
 use trailguard_core::state::{MemoryStore, Store};
 use trailguard_core::{Alert, Engine, Rule, Severity};
 use trailguard_io::reader::{read_events, Input, ReadOptions, ReadSummary};
@@ -140,9 +141,18 @@ pub fn open_store(config: &DetectConfig) -> Result<Box<dyn Store>> {
 /// the alerts have been written and delivered.
 pub fn scan(config: &DetectConfig, store: &mut dyn Store) -> Result<Outcome> {
     let engine = Engine::new(config.rules.clone());
-    // One collector for all reading threads: what it keeps of a stateful rule's matches
-    // depends on how many it has seen, across all files.
-    let collected = Mutex::new(Collector::new());
+    // Threshold rules share one collector: what it samples of a group depends on how
+    // many matches the group had, across all files. Every other match goes to the
+    // collector of the reading thread (no waiting on a lock), merged after reading.
+    let shared = Mutex::new(Collector::new());
+    let per_thread: Vec<Mutex<Collector>> = (0..=rayon::current_num_threads())
+        .map(|_| Mutex::new(Collector::new()))
+        .collect();
+    let threshold: Vec<bool> = engine
+        .rules()
+        .iter()
+        .map(|r| matches!(r.stateful, Some(Stateful::Threshold { .. })))
+        .collect();
     // A plain rule whose highest severity, even raised a level by context, stays below
     // --min-severity cannot be reported: its matches are not collected at all.
     let reportable: Vec<bool> = engine
@@ -164,20 +174,30 @@ pub fn scan(config: &DetectConfig, store: &mut dyn Store) -> Result<Outcome> {
                     return;
                 }
             }
-            let mut guard = None;
+            let (mut own, mut common) = (None, None);
             let id = event.event_id().unwrap_or("");
+            let mine = rayon::current_thread_index()
+                .map_or(per_thread.len() - 1, |i| i.min(per_thread.len() - 1));
             engine.each_match(event, |m| {
                 if !reportable[m.rule] {
                     return;
                 }
+                let (guard, collector) = if threshold[m.rule] {
+                    (&mut common, &shared)
+                } else {
+                    (&mut own, &per_thread[mine])
+                };
                 let c = guard
-                    .get_or_insert_with(|| collected.lock().unwrap_or_else(|p| p.into_inner()));
+                    .get_or_insert_with(|| collector.lock().unwrap_or_else(|p| p.into_inner()));
                 c.offer(m, id, engine.rules(), &engine.source(event));
             });
         },
     );
     progress.finish();
-    let collected = collected.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut collected = shared.into_inner().unwrap_or_else(|p| p.into_inner());
+    for c in per_thread {
+        collected.merge(c.into_inner().unwrap_or_else(|p| p.into_inner()));
+    }
     // Stateful rules are judged in event-time order, after every file is read.
     store.begin()?;
     let detections = collected.judge(engine.rules(), store)?;
