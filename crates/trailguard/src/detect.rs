@@ -2,14 +2,10 @@
 
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
-use trailguard_core::correlate::Collector;
-use trailguard_core::fold::fold;
-use trailguard_core::rule::Stateful;
 use trailguard_core::state::{MemoryStore, Store};
-use trailguard_core::{Alert, Engine, Rule, Severity};
+use trailguard_core::{Alert, Rule, Severity};
 use trailguard_io::reader::{read_events, Input, ReadOptions, ReadSummary};
 use trailguard_io::render;
 use trailguard_io::state::SqliteStore;
@@ -18,6 +14,8 @@ use crate::args::{DetectArgs, Format};
 use crate::exit;
 use crate::progress::BarProgress;
 use crate::rules_cmd::{self, load_rule_set, RuleSources};
+pub use crate::scanner::Outcome;
+use crate::scanner::Scanner;
 use crate::sinks::{deliver, SinkSpec};
 use crate::time_arg::{now_ms, parse_time_arg};
 
@@ -117,15 +115,6 @@ pub fn run(args: DetectArgs) -> Result<u8> {
     execute(&config)
 }
 
-/// What a detection run produced.
-pub struct Outcome {
-    /// The alerts to report: new ones only, when the state remembers earlier runs.
-    pub alerts: Vec<Alert>,
-    /// Alerts left out because an earlier run (same `--state`) reported them.
-    pub already_reported: usize,
-    pub summary: ReadSummary,
-}
-
 /// The state the judging pass runs against: the `--state` file, or memory.
 /// Opened before any input is read, so that an unusable state file fails fast.
 pub fn open_store(config: &DetectConfig) -> Result<Box<dyn Store>> {
@@ -140,83 +129,16 @@ pub fn open_store(config: &DetectConfig) -> Result<Box<dyn Store>> {
 /// out (and counted). Begins the store's unit of work; the caller commits it once
 /// the alerts have been written and delivered.
 pub fn scan(config: &DetectConfig, store: &mut dyn Store) -> Result<Outcome> {
-    let engine = Engine::new(config.rules.clone());
-    // Threshold rules share one collector: what it samples of a group depends on how
-    // many matches the group had, across all files. Every other match goes to the
-    // collector of the reading thread (no waiting on a lock), merged after reading.
-    let shared = Mutex::new(Collector::new());
-    let per_thread: Vec<Mutex<Collector>> = (0..=rayon::current_num_threads())
-        .map(|_| Mutex::new(Collector::new()))
-        .collect();
-    let threshold: Vec<bool> = engine
-        .rules()
-        .iter()
-        .map(|r| matches!(r.stateful, Some(Stateful::Threshold { .. })))
-        .collect();
-    // A plain rule whose highest severity, even raised a level by context, stays below
-    // --min-severity cannot be reported: its matches are not collected at all.
-    let reportable: Vec<bool> = engine
-        .rules()
-        .iter()
-        .map(|r| r.stateful.is_some() || r.max_severity().raised() >= config.min_severity)
-        .collect();
+    let scanner = Scanner::new(config.rules.clone(), config.min_severity, config.window_ms);
     let show_progress = !config.quiet && io::stderr().is_terminal();
     let progress = BarProgress::new(show_progress);
-    let (since, until) = (config.since_ms, config.until_ms);
-    let summary = read_events(
-        &config.inputs,
-        &ReadOptions::default(),
-        &progress,
-        |event| {
-            if since.is_some() || until.is_some() {
-                let Some(t) = event.time_millis() else { return };
-                if since.is_some_and(|s| t < s) || until.is_some_and(|u| t >= u) {
-                    return;
-                }
-            }
-            let (mut own, mut common) = (None, None);
-            let id = event.event_id().unwrap_or("");
-            let mine = rayon::current_thread_index()
-                .map_or(per_thread.len() - 1, |i| i.min(per_thread.len() - 1));
-            engine.each_match(event, |m| {
-                if !reportable[m.rule] {
-                    return;
-                }
-                let (guard, collector) = if threshold[m.rule] {
-                    (&mut common, &shared)
-                } else {
-                    (&mut own, &per_thread[mine])
-                };
-                let c = guard
-                    .get_or_insert_with(|| collector.lock().unwrap_or_else(|p| p.into_inner()));
-                c.offer(m, id, engine.rules(), &engine.source(event));
-            });
-        },
+    let outcome = scanner.scan(
+        |on_event| read_events(&config.inputs, &ReadOptions::default(), &progress, on_event),
+        (config.since_ms, config.until_ms),
+        store,
     );
     progress.finish();
-    let mut collected = shared.into_inner().unwrap_or_else(|p| p.into_inner());
-    for c in per_thread {
-        collected.merge(c.into_inner().unwrap_or_else(|p| p.into_inner()));
-    }
-    // Stateful rules are judged in event-time order, after every file is read.
-    store.begin()?;
-    let detections = collected.judge(engine.rules(), store)?;
-    let mut alerts = fold(detections, engine.rules(), config.window_ms);
-    alerts.retain(|a| a.rule.severity >= config.min_severity);
-    let mut fresh = Vec::with_capacity(alerts.len());
-    let mut already_reported = 0;
-    for alert in alerts {
-        if store.alert_seen(&alert.id)? {
-            already_reported += 1;
-        } else {
-            fresh.push(alert);
-        }
-    }
-    Ok(Outcome {
-        alerts: fresh,
-        already_reported,
-        summary,
-    })
+    outcome
 }
 
 /// One run: scan, report, deliver; then save the state. A run that fails (stdout

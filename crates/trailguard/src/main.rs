@@ -9,6 +9,7 @@ mod export;
 mod pattern_cmd;
 mod progress;
 mod rules_cmd;
+mod scanner;
 mod simulate;
 mod sinks;
 mod time_arg;
