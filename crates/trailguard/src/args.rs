@@ -44,6 +44,72 @@ pub enum Command {
     /// Work with EventBridge event patterns.
     #[command(subcommand)]
     Pattern(PatternCommand),
+    /// Run continuously: follow a folder CloudTrail files land in, or JSON Lines on stdin.
+    #[command(after_long_help = WATCH_EXAMPLES)]
+    Watch(WatchArgs),
+}
+
+const WATCH_EXAMPLES: &str = "\
+How it runs:
+  A folder is polled every --poll; a file is read once it has not changed for one poll
+  (so half-written files are never read), and again if it changes later. With `-`,
+  JSON Lines (CloudTrail records or EventBridge events) are read from standard input
+  and matched in batches at least every --batch. Each batch is judged against the
+  same state, so stateful rules (first use of a key from a new address, bursts,
+  created keys used elsewhere) work across batches; give --state to keep that state
+  (and the alerts already sent) across restarts.
+
+  An incident (rule + access key) is alerted when it starts; more of it within
+  --window is folded in, a higher severity is alerted at once, and when the window
+  closes with more events than were alerted, one update gives the totals.
+
+  SIGTERM or SIGINT (Ctrl-C) stops cleanly: the current batch is finished and its
+  alerts delivered, open incidents are closed, the state is saved.
+
+Examples:
+  trailguard watch /var/log/cloudtrail --state /var/lib/trailguard/state.db --sink discord
+  aws s3 sync s3://my-trail-bucket/AWSLogs ./AWSLogs   # in a loop elsewhere; then:
+  trailguard watch ./AWSLogs --state state.db --metrics 127.0.0.1:9464
+  my-eventbridge-forwarder | trailguard watch - --sink slack --min-severity high";
+
+#[derive(Args, Debug)]
+pub struct WatchArgs {
+    /// Folder to follow, or - for JSON Lines on standard input.
+    #[arg(value_name = "DIR|-")]
+    pub source: String,
+    #[command(flatten)]
+    pub rule_set: RulesArgs,
+    /// Also read the files already in the folder when starting (else only new ones).
+    #[arg(long)]
+    pub from_start: bool,
+    /// How often to look for new files (e.g. 500ms, 2s, 1m).
+    #[arg(long, value_name = "DURATION", default_value = "2s")]
+    pub poll: String,
+    /// With `-`: match what arrived at least this often (e.g. 200ms, 1s).
+    #[arg(long, value_name = "DURATION", default_value = "1s")]
+    pub batch: String,
+    /// Output format of the alerts on stdout [default: table on a terminal, jsonl otherwise].
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Report only alerts of this severity or above.
+    #[arg(long, value_name = "LEVEL", default_value = "info")]
+    pub min_severity: String,
+    /// Deliver alerts: discord[=URL] or jsonl=PATH. Repeatable.
+    #[arg(long, value_name = "KIND=TARGET")]
+    pub sink: Vec<String>,
+    /// Fold events of the same rule and access key within this many minutes into one incident.
+    #[arg(long, value_name = "MINUTES", default_value_t = 60)]
+    pub window: u32,
+    /// Keep what stateful rules learn, and the alerts already sent, in this SQLite file
+    /// (created if missing), so that a restart carries on where it stopped.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9464), path /metrics.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<String>,
+    /// No summary lines on stderr (errors are still reported).
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 const DETECT_EXAMPLES: &str = "\

@@ -13,6 +13,7 @@ mod scanner;
 mod simulate;
 mod sinks;
 mod time_arg;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -40,6 +41,7 @@ fn main() -> ExitCode {
         Command::Rules(a) => rules_cmd::run(a),
         Command::Simulate(a) => simulate::run(a),
         Command::Pattern(PatternCommand::Test(a)) => pattern_cmd::run(a),
+        Command::Watch(a) => watch::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
