@@ -153,37 +153,25 @@ fn string_end(bytes: &[u8], start: usize) -> usize {
     }
 }
 
-/// Bytes that matter while skipping a container: quotes and brackets.
-const STRUCTURAL: [bool; 256] = {
-    let mut t = [false; 256];
-    t[b'"' as usize] = true;
-    t[b'{' as usize] = true;
-    t[b'}' as usize] = true;
-    t[b'[' as usize] = true;
-    t[b']' as usize] = true;
-    t
-};
-
 /// The position just past the value starting at `start`.
 fn value_end(bytes: &[u8], start: usize) -> usize {
     match bytes.get(start) {
         Some(b'"') => string_end(bytes, start),
-        Some(b'{' | b'[') => {
-            // Brackets balance in valid JSON, and none inside strings count.
+        Some(&open @ (b'{' | b'[')) => {
+            // In valid JSON brackets nest properly, so the match of an object's `{` is
+            // found counting `{` and `}` alone (outside strings), and likewise for
+            // arrays: three bytes to look for, which `memchr3` finds many at a time.
+            let close = if open == b'{' { b'}' } else { b']' };
             let mut depth = 0usize;
             let mut pos = start;
-            while pos < bytes.len() {
-                let b = bytes[pos];
-                if !STRUCTURAL[b as usize] {
-                    pos += 1;
-                    continue;
-                }
-                match b {
+            while let Some(i) = memchr::memchr3(b'"', open, close, &bytes[pos..]) {
+                pos += i;
+                match bytes[pos] {
                     b'"' => {
                         pos = string_end(bytes, pos);
                         continue;
                     }
-                    b'{' | b'[' => depth += 1,
+                    b if b == open => depth += 1,
                     _ => {
                         depth -= 1;
                         if depth == 0 {
