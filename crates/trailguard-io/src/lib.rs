@@ -4,6 +4,7 @@
 //! [`Event`]: trailguard_core::Event
 //! [`Alert`]: trailguard_core::Alert
 
+pub mod config;
 pub mod reader;
 pub mod render;
 pub mod sink;

@@ -24,6 +24,8 @@ use std::time::Duration;
 
 use trailguard_core::Alert;
 
+pub(crate) use http_retry::check_webhook_url;
+
 pub use discord::{DiscordConfig, DiscordSink};
 pub use discord_embed::{
     discord_payload, discord_payload_for, embed_total_chars, limits as discord_limits,
