@@ -5,7 +5,9 @@
 //! [`Alert`]: trailguard_core::Alert
 
 pub mod config;
+pub mod digest;
 pub mod reader;
 pub mod render;
+pub mod route;
 pub mod sink;
 pub mod state;
