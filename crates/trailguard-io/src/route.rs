@@ -255,8 +255,8 @@ until = 2030-01-01T00:00:00Z
         let r = router();
         let hook = r.hook();
         assert_eq!(hook(&Alert::example()).len(), 4);
-        let boxed: Box<dyn Fn(&Alert) -> Vec<String> + Send + Sync> =
-            Box::new(r.clone().into_hook());
+        type Hook = Box<dyn Fn(&Alert) -> Vec<String> + Send + Sync>;
+        let boxed: Hook = Box::new(r.clone().into_hook());
         assert_eq!(boxed(&Alert::example()).len(), 4);
     }
 }
