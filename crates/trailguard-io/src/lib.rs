@@ -7,6 +7,7 @@
 pub mod config;
 pub mod digest;
 pub mod reader;
+pub mod redact;
 pub mod render;
 pub mod route;
 pub mod sink;
