@@ -121,6 +121,30 @@ pub struct DigestActor {
     pub access_key_id: Option<String>,
 }
 
+impl Digest {
+    /// The most severe level among the folded alerts.
+    pub fn top_severity(&self) -> Severity {
+        Severity::ALL
+            .into_iter()
+            .rev()
+            .find(|s| self.severities.get(s).copied().unwrap_or(0) > 0)
+            .unwrap_or(Severity::Info)
+    }
+
+    /// `1 critical, 489 high`: the non-zero counts, most severe first.
+    pub fn severity_summary(&self) -> String {
+        Severity::ALL
+            .into_iter()
+            .rev()
+            .filter_map(|s| {
+                let n = self.severities.get(&s).copied().unwrap_or(0);
+                (n > 0).then(|| format!("{n} {s}"))
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 impl DigestActor {
     /// The ARN, else the access key id.
     pub fn label(&self) -> Option<&str> {
