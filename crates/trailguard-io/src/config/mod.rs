@@ -22,7 +22,10 @@ use std::path::{Path, PathBuf};
 use trailguard_core::time::format_millis;
 use trailguard_core::{Alert, Severity};
 
-use crate::sink::Secret;
+use crate::sink::{
+    DiscordConfig, DiscordSink, JsonlSink, Secret, Sink, SinkError, SlackSink, WebhookConfig,
+    WebhookSink,
+};
 
 pub use values::{parse_duration_ms, tag_matches, Glob, IpMatch};
 
@@ -93,6 +96,29 @@ pub enum SinkTarget {
 }
 
 impl SinkTarget {
+    /// The sink itself, with default timeouts and retries. Fails for an unusable
+    /// URL or a jsonl file that cannot be opened; never with a secret in the error.
+    pub fn build(&self) -> Result<Box<dyn Sink>, SinkError> {
+        Ok(match self {
+            SinkTarget::Discord { url, mention_role } => Box::new(DiscordSink::with_config(
+                url.clone(),
+                DiscordConfig {
+                    mention_role: *mention_role,
+                    ..DiscordConfig::default()
+                },
+            )?),
+            SinkTarget::Slack { url } => Box::new(SlackSink::new(url.clone())?),
+            SinkTarget::Webhook { url, secret } => Box::new(WebhookSink::new(
+                url.clone(),
+                match secret {
+                    Some(s) => WebhookConfig::signed(s.clone()),
+                    None => WebhookConfig::unsigned(),
+                },
+            )?),
+            SinkTarget::Jsonl { path } => Box::new(JsonlSink::to_path(path)?),
+        })
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             SinkTarget::Discord { .. } => "discord",
@@ -264,9 +290,13 @@ impl Config {
             source,
         })?;
         let base = path.parent().unwrap_or(Path::new(""));
-        let parsed = raw::parse(&text, &path.display().to_string(), base, &|name| {
-            std::env::var(name).ok()
-        })?;
+        let parsed = raw::parse(
+            &text,
+            &path.display().to_string(),
+            base,
+            &|name| std::env::var(name).ok(),
+            raw::Scope::All,
+        )?;
         let mut config = parsed.config;
         if let Some(mode) = file_mode(path) {
             let warnings = permission_warnings(&config.origin, mode, parsed.has_inline_secrets);
@@ -283,7 +313,26 @@ impl Config {
         base: &Path,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
-        Ok(raw::parse(text, origin, base, env)?.config)
+        Ok(raw::parse(text, origin, base, env, raw::Scope::All)?.config)
+    }
+
+    /// Reads `path` for its suppressions only: the whole file must still be valid
+    /// TOML with known keys, but sinks are left out and their secrets not looked up
+    /// (listing suppressions needs no webhook URL). `sinks` is empty.
+    pub fn load_suppressions(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let origin = path.display().to_string();
+        Ok(raw::parse(
+            &text,
+            &origin,
+            Path::new(""),
+            &|_| None,
+            raw::Scope::Suppressions,
+        )?
+        .config)
     }
 
     pub fn sink(&self, name: &str) -> Option<&SinkConfig> {

@@ -388,3 +388,44 @@ fn load_warns_about_a_readable_file_with_inline_secrets() {
         "{e}"
     );
 }
+
+#[test]
+fn suppressions_alone_load_without_the_sinks_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tg.toml");
+    std::fs::write(
+        &path,
+        FULL.replace("DISCORD_WEBHOOK_URL", "TG_TEST_UNSET_VARIABLE"),
+    )
+    .unwrap();
+    assert!(Config::load(&path)
+        .unwrap_err()
+        .to_string()
+        .contains("TG_TEST_UNSET_VARIABLE"));
+    let c = Config::load_suppressions(&path).unwrap();
+    assert!(c.sinks.is_empty());
+    assert_eq!(c.suppressions.len(), 2);
+    // Still strict about the rest of the file.
+    std::fs::write(&path, "[[suppress]]\nrule = \"x\"\nreason = \"r\"\n").unwrap();
+    assert!(Config::load_suppressions(&path)
+        .unwrap_err()
+        .to_string()
+        .contains("until"));
+}
+
+#[test]
+fn targets_build_their_sinks() {
+    let c = parse(FULL).unwrap();
+    for s in &c.sinks {
+        if let SinkTarget::Jsonl { .. } = s.target {
+            continue; // /etc/trailguard does not exist here
+        }
+        let sink = s.target.build().unwrap();
+        assert_eq!(sink.name(), s.target.kind());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = SinkTarget::Jsonl {
+        path: dir.path().join("a.jsonl"),
+    };
+    assert!(jsonl.build().is_ok());
+}
