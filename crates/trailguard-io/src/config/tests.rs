@@ -429,3 +429,51 @@ fn targets_build_their_sinks() {
     };
     assert!(jsonl.build().is_ok());
 }
+
+/// `examples/trailguard.toml` documents every key: it must always load.
+#[test]
+fn the_commented_example_loads() {
+    let text = include_str!("../../../../examples/trailguard.toml");
+    let c = Config::parse(text, "examples/trailguard.toml", Path::new("/srv"), &env).unwrap();
+    let names: Vec<&str> = c.sinks.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["oncall", "iam-team", "siem", "archive"]);
+    let kinds: Vec<&str> = c.sinks.iter().map(|s| s.target.kind()).collect();
+    assert_eq!(kinds, ["discord", "slack", "webhook", "jsonl"]);
+    assert!(c.sink("oncall").unwrap().digest.is_some());
+    assert_eq!(c.delivery.expiry_ms, DEFAULT_EXPIRY_MS);
+    assert_eq!(c.suppressions.len(), 2);
+    assert_eq!(c.suppressions[1].until(), "2025-06-30T16:00:00Z");
+    // Every key the file format knows appears in it.
+    for key in [
+        "name",
+        "kind",
+        "url_env",
+        "url",
+        "secret_env",
+        "secret",
+        "unsigned",
+        "mention_role",
+        "path",
+        "min_severity",
+        "rules",
+        "exclude_rules",
+        "tags",
+        "digest",
+        "max",
+        "within",
+        "[delivery]",
+        "expiry",
+        "[[suppress]]",
+        "rule",
+        "actor",
+        "ip",
+        "reason",
+        "until",
+        "by",
+    ] {
+        assert!(
+            text.contains(key),
+            "`{key}` is not documented in the example"
+        );
+    }
+}
