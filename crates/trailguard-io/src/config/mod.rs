@@ -12,6 +12,7 @@
 //! They are held as [`Secret`]s, so `Debug` of a `Config` shows none of them.
 
 mod raw;
+mod suppress;
 mod values;
 
 #[cfg(test)]

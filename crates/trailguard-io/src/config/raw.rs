@@ -10,13 +10,11 @@ use std::path::Path;
 
 use serde::Deserialize;
 use toml::Spanned;
-use trailguard_core::time::parse_rfc3339_millis;
 use trailguard_core::Severity;
 
-use super::values::{parse_duration_ms, Glob, IpMatch};
-use super::{
-    Config, ConfigError, Delivery, DigestPolicy, RouteFilter, SinkConfig, SinkTarget, Suppression,
-};
+use super::suppress::{validate_suppression, RawSuppress};
+use super::values::{parse_duration_ms, Glob};
+use super::{Config, ConfigError, Delivery, DigestPolicy, RouteFilter, SinkConfig, SinkTarget};
 use crate::sink::{check_webhook_url, Secret, WEBHOOK_MIN_SECRET_CHARS};
 
 #[derive(Deserialize)]
@@ -81,17 +79,6 @@ struct RawDigest {
     within: Spanned<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSuppress {
-    rule: Option<Spanned<String>>,
-    actor: Option<Spanned<String>>,
-    ip: Option<Spanned<String>>,
-    reason: Option<Spanned<String>>,
-    by: Option<Spanned<String>>,
-    until: Option<Spanned<toml::Value>>,
-}
-
 /// A validated config and what the permission check needs to know.
 pub(super) struct Parsed {
     pub config: Config,
@@ -99,17 +86,22 @@ pub(super) struct Parsed {
 }
 
 /// Builds [`ConfigError::Invalid`] with the line of a span.
-struct Errors<'a> {
+pub(super) struct Errors<'a> {
     text: &'a str,
     file: &'a str,
 }
 
 impl Errors<'_> {
-    fn line(&self, span: &Range<usize>) -> usize {
+    pub(super) fn line(&self, span: &Range<usize>) -> usize {
         line_col(self.text, span.start).0
     }
 
-    fn at(&self, span: &Range<usize>, key: &str, reason: impl Into<String>) -> ConfigError {
+    pub(super) fn at(
+        &self,
+        span: &Range<usize>,
+        key: &str,
+        reason: impl Into<String>,
+    ) -> ConfigError {
         ConfigError::Invalid {
             file: self.file.to_owned(),
             line: Some(self.line(span)),
@@ -515,85 +507,6 @@ fn validate_sink(
             tags,
         },
         digest,
-    })
-}
-
-fn validate_suppression(
-    s: RawSuppress,
-    number: usize,
-    span: &Range<usize>,
-    errors: &Errors<'_>,
-) -> Result<Suppression, ConfigError> {
-    let key = |k: &str| format!("suppress #{number}.{k}");
-    let reason = match &s.reason {
-        Some(r) if !r.get_ref().trim().is_empty() => r.get_ref().trim().to_owned(),
-        Some(r) => return Err(errors.at(&r.span(), &key("reason"), "is empty")),
-        None => {
-            return Err(errors.at(
-                span,
-                &key("reason"),
-                "every suppression says why (reason = \"...\"), for whoever finds an \
-                 alert missing",
-            ))
-        }
-    };
-    let until_ms = match &s.until {
-        None => {
-            return Err(errors.at(
-                span,
-                &key("until"),
-                "every suppression ends (until = 2025-12-31T00:00:00Z): none is forever",
-            ))
-        }
-        Some(u) => {
-            let text = match u.get_ref() {
-                toml::Value::String(t) => t.trim().to_owned(),
-                toml::Value::Datetime(d) => d.to_string(),
-                _ => String::new(),
-            };
-            parse_rfc3339_millis(&text).ok_or_else(|| {
-                errors.at(
-                    &u.span(),
-                    &key("until"),
-                    "a date and time with its zone (RFC 3339, like 2025-12-31T00:00:00Z)",
-                )
-            })?
-        }
-    };
-    let rule = s
-        .rule
-        .as_ref()
-        .map(|r| Glob::new(r.get_ref()).map_err(|e| errors.at(&r.span(), &key("rule"), e)))
-        .transpose()?;
-    let actor = s
-        .actor
-        .as_ref()
-        .map(|a| Glob::new(a.get_ref()).map_err(|e| errors.at(&a.span(), &key("actor"), e)))
-        .transpose()?;
-    let ip =
-        s.ip.as_ref()
-            .map(|i| IpMatch::parse(i.get_ref()).map_err(|e| errors.at(&i.span(), &key("ip"), e)))
-            .transpose()?;
-    if rule.is_none() && actor.is_none() && ip.is_none() {
-        return Err(errors.at(
-            span,
-            &key("rule"),
-            "a suppression needs at least one of rule, actor or ip (else it silences \
-             everything)",
-        ));
-    }
-    Ok(Suppression {
-        number,
-        line: Some(errors.line(span)),
-        rule,
-        actor,
-        ip,
-        reason,
-        by: s
-            .by
-            .map(|b| b.into_inner().trim().to_owned())
-            .filter(|b| !b.is_empty()),
-        until_ms,
     })
 }
 
