@@ -4,7 +4,11 @@
 //! [`Event`]: trailguard_core::Event
 //! [`Alert`]: trailguard_core::Alert
 
+pub mod config;
+pub mod digest;
 pub mod reader;
+pub mod redact;
 pub mod render;
+pub mod route;
 pub mod sink;
 pub mod state;

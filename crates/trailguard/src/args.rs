@@ -47,6 +47,57 @@ pub enum Command {
     /// Run continuously: follow a folder CloudTrail files land in, or JSON Lines on stdin.
     #[command(after_long_help = WATCH_EXAMPLES)]
     Watch(WatchArgs),
+    /// Alerts and their delivery: the suppressions in force.
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
+}
+
+/// `trailguard alerts ...`. One variant per subcommand, each with its own args struct,
+/// so that subcommands added later (list, show, retry) merge as new lines.
+#[derive(Subcommand, Debug)]
+pub enum AlertsCommand {
+    /// List the suppressions of the config file: active ones (with --all, expired too).
+    #[command(after_long_help = SUPPRESSIONS_HELP)]
+    Suppressions(SuppressionsArgs),
+}
+
+const SUPPRESSIONS_HELP: &str = "\
+Each [[suppress]] entry of the config file silences the alerts it matches (rule,
+actor and ip, all that are given) until its `until`, for its `reason`. Expired
+entries are ignored by detect (which says so on stderr) and listed here with --all.
+
+Columns: #, status (active or expired), until, rule, actor, ip, by, reason.
+--format jsonl writes one object per suppression:
+  {\"number\", \"status\", \"until\", \"rule\", \"actor\", \"ip\", \"by\", \"reason\", \"line\"}
+(absent criteria are null). The sinks' secrets are not needed to list them.
+
+Examples:
+  trailguard alerts suppressions --config /etc/trailguard.toml
+  TRAILGUARD_CONFIG=/etc/trailguard.toml trailguard alerts suppressions --all --format jsonl
+
+Exit codes:
+  0  listed (possibly none)
+  2  no config file given, or it cannot be read or is invalid";
+
+#[derive(Args, Debug)]
+pub struct SuppressionsArgs {
+    /// The config file (TOML; see examples/trailguard.toml).
+    #[arg(long, value_name = "FILE", env = "TRAILGUARD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Also list expired suppressions.
+    #[arg(long)]
+    pub all: bool,
+    /// Output format [default: table on a terminal, jsonl otherwise].
+    #[arg(long, value_enum)]
+    pub format: Option<ListFormat>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListFormat {
+    /// Aligned columns for a person at a terminal.
+    Table,
+    /// One JSON object per line.
+    Jsonl,
 }
 
 const WATCH_EXAMPLES: &str = "\
@@ -94,9 +145,14 @@ pub struct WatchArgs {
     /// Report only alerts of this severity or above.
     #[arg(long, value_name = "LEVEL", default_value = "info")]
     pub min_severity: String,
-    /// Deliver alerts: discord[=URL] or jsonl=PATH. Repeatable.
+    /// Deliver alerts: discord[=URL], slack[=URL], webhook[=URL] or jsonl=PATH.
+    /// Repeatable; added to the sinks of --config.
     #[arg(long, value_name = "KIND=TARGET")]
     pub sink: Vec<String>,
+    /// Sinks, routes, digests and suppressions from this TOML file (see
+    /// examples/trailguard.toml); --sink adds sinks that take every alert.
+    #[arg(long, value_name = "FILE", env = "TRAILGUARD_CONFIG")]
+    pub config: Option<PathBuf>,
     /// Fold events of the same rule and access key within this many minutes into one incident.
     #[arg(long, value_name = "MINUTES", default_value_t = 60)]
     pub window: u32,
@@ -125,6 +181,7 @@ Examples:
   aws cloudtrail lookup-events --max-results 50 | trailguard detect -
   trailguard detect --format jsonl ./logs > alerts.jsonl
   DISCORD_WEBHOOK_URL=... trailguard detect --sink discord ./logs
+  trailguard detect --config /etc/trailguard.toml ./logs   # routes, digests, suppressions
   trailguard detect --fail-on critical ./logs || page-the-on-call
   trailguard detect --state trailguard.db ./AWSLogs/.../2025/09/17/   # hourly, new files only
   trailguard detect --sigma ./sigma/rules/cloud/aws ./logs   # Sigma rules for CloudTrail too
@@ -143,7 +200,20 @@ State (--state FILE):
 Sinks (--sink, repeatable):
   discord[=URL]   one Discord message per alert; the URL defaults to $DISCORD_WEBHOOK_URL.
                   Prefer the environment: a URL on the command line shows in `ps`.
+  slack[=URL]     one Slack message per alert; the URL defaults to $SLACK_WEBHOOK_URL.
+  webhook[=URL]   POST each alert's JSON; the URL defaults to $TRAILGUARD_WEBHOOK_URL,
+                  signed with $TRAILGUARD_WEBHOOK_SECRET (unsigned, with a warning, without).
   jsonl=PATH      append one alert JSON object per line to PATH.
+
+Config file (--config FILE, or $TRAILGUARD_CONFIG; see examples/trailguard.toml):
+  [[sink]] entries with routes (min_severity, rules, exclude_rules, tags) and digests
+  (more than N alerts within a window to one sink become one summary message),
+  [[suppress]] entries (rule, actor, ip; a reason and an end date, always) and
+  [delivery]. Secrets come from the environment (url_env, secret_env) or the file
+  (which should then be readable by its owner only). Precedence: --min-severity
+  filters first (what is reported at all); --sink adds sinks that take every
+  reported alert, without digest, after the file's (a name used twice is an error);
+  suppressions apply to every sink and to standard output, and are counted on stderr.
 
 Exit codes:
   0  ran clean (alerts may have been raised; none at or above --fail-on)
@@ -173,9 +243,14 @@ pub struct DetectArgs {
     /// Exit with 1 when an alert of this severity or above is raised.
     #[arg(long, value_name = "LEVEL")]
     pub fail_on: Option<String>,
-    /// Deliver alerts: discord[=URL] or jsonl=PATH. Repeatable.
+    /// Deliver alerts: discord[=URL], slack[=URL], webhook[=URL] or jsonl=PATH.
+    /// Repeatable; added to the sinks of --config.
     #[arg(long, value_name = "KIND=TARGET")]
     pub sink: Vec<String>,
+    /// Sinks, routes, digests and suppressions from this TOML file (see
+    /// examples/trailguard.toml).
+    #[arg(long, value_name = "FILE", env = "TRAILGUARD_CONFIG")]
+    pub config: Option<PathBuf>,
     /// Fold events of the same rule and access key within this many minutes into one alert.
     #[arg(long, value_name = "MINUTES", default_value_t = 60)]
     pub window: u32,
@@ -236,6 +311,10 @@ pub struct DemoArgs {
     /// Output format [default: table on a terminal, jsonl otherwise].
     #[arg(long, value_enum)]
     pub format: Option<Format>,
+    /// Deliver the demo's alerts as this config file says (sinks, routes, digests,
+    /// suppressions) instead of to $DISCORD_WEBHOOK_URL.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use trailguard_core::state::{MemoryStore, Store};
 use trailguard_core::{Alert, Rule, Severity};
+use trailguard_io::config::Config;
 use trailguard_io::reader::{read_events, Input, ReadOptions, ReadSummary};
+use trailguard_io::redact::redact_alerts;
 use trailguard_io::render;
 use trailguard_io::state::SqliteStore;
 
@@ -16,7 +18,7 @@ use crate::progress::BarProgress;
 use crate::rules_cmd::{self, load_rule_set, RuleSources};
 pub use crate::scanner::Outcome;
 use crate::scanner::Scanner;
-use crate::sinks::{deliver, SinkSpec};
+use crate::sinks::{deliver, route, run_config, Routed, Sent, SinkSpec};
 use crate::time_arg::{now_ms, parse_time_arg};
 
 /// `detect`'s arguments, validated.
@@ -28,7 +30,9 @@ pub struct DetectConfig {
     pub format: Format,
     pub min_severity: Severity,
     pub fail_on: Option<Severity>,
-    pub sinks: Vec<SinkSpec>,
+    /// Sinks (`--config` and `--sink`), their routes and digests, and the
+    /// suppressions.
+    pub routing: Config,
     pub window_ms: i64,
     /// `--state FILE`: the SQLite state kept between runs (else one run's memory).
     pub state: Option<PathBuf>,
@@ -89,11 +93,14 @@ impl DetectConfig {
                 .as_deref()
                 .map(|v| severity("fail-on", v))
                 .transpose()?,
-            sinks: a
-                .sink
-                .iter()
-                .map(|s| SinkSpec::parse(s))
-                .collect::<Result<_>>()?,
+            routing: run_config(
+                a.config.as_deref(),
+                a.sink
+                    .iter()
+                    .map(|s| SinkSpec::parse(s))
+                    .collect::<Result<_>>()?,
+                a.quiet,
+            )?,
             window_ms: i64::from(a.window) * 60_000,
             state: a.state,
             quiet: a.quiet,
@@ -144,14 +151,26 @@ pub fn scan(config: &DetectConfig, store: &mut dyn Store) -> Result<Outcome> {
 /// One run: scan, report, deliver; then save the state. A run that fails (stdout
 /// cannot be written, an alert is not delivered, nothing could be read) saves
 /// nothing, so running it again on the same files is a retry.
+/// Secrets are redacted from every alert first; then alerts are routed (suppressed
+/// ones leave the report and the sinks, and are counted), written, and delivered.
 pub fn execute(config: &DetectConfig) -> Result<u8> {
     let mut store = open_store(config)?;
-    let outcome = scan(config, store.as_mut())?;
+    let mut outcome = scan(config, store.as_mut())?;
     report_read_errors(&outcome.summary);
-    write_alerts(config.format, &outcome.alerts)?;
-    let delivery = deliver(&config.sinks, &outcome.alerts);
+    redact_alerts(&mut outcome.alerts);
+    let now = now_ms();
+    let mut routed = route(&config.routing, std::mem::take(&mut outcome.alerts), now);
+    outcome.suppressed = routed.suppressed.len();
+    write_alerts(config.format, &routed.alerts)?;
+    let delivery = deliver(&config.routing, &routed, now);
+    outcome.alerts = std::mem::take(&mut routed.alerts);
     if !config.quiet {
-        eprintln!("{}", summary_line(&outcome));
+        report_suppressed(&config.routing, &routed);
+        let sent = delivery
+            .as_ref()
+            .ok()
+            .filter(|_| !config.routing.sinks.is_empty());
+        eprintln!("{}", summary_line(&outcome, sent));
     }
     if outcome.summary.nothing_read() {
         eprintln!("error: no input could be read");
@@ -202,7 +221,22 @@ pub fn report_read_errors(summary: &ReadSummary) {
     }
 }
 
-pub fn summary_line(o: &Outcome) -> String {
+/// One line per suppression that silenced alerts in this run: what, why, until.
+fn report_suppressed(config: &Config, routed: &Routed) {
+    for (s, n) in routed.by_suppression() {
+        let alerts = if n == 1 { "alert" } else { "alerts" };
+        eprintln!(
+            "trailguard: {n} {alerts} suppressed by {} suppress #{} ({}): {} (until {})",
+            config.origin,
+            s.number,
+            s.criteria(),
+            s.reason,
+            s.until()
+        );
+    }
+}
+
+pub fn summary_line(o: &Outcome, sent: Option<&Sent>) -> String {
     let s = &o.summary;
     let mut line = format!(
         "trailguard: {} files, {} events read",
@@ -238,10 +272,33 @@ pub fn summary_line(o: &Outcome) -> String {
     if !by_sev.is_empty() {
         line.push_str(&format!(" ({})", by_sev.join(", ")));
     }
+    match o.suppressed {
+        0 => {}
+        n => line.push_str(&format!("; {n} suppressed")),
+    }
     match o.already_reported {
         0 => {}
         1 => line.push_str("; 1 alert already reported in an earlier run"),
         n => line.push_str(&format!("; {n} alerts already reported in an earlier run")),
+    }
+    if let Some(sent) = sent {
+        let messages = if sent.messages == 1 {
+            "message"
+        } else {
+            "messages"
+        };
+        line.push_str(&format!("; {} {messages} delivered", sent.messages));
+        if sent.digests > 0 {
+            let digests = if sent.digests == 1 {
+                "digest"
+            } else {
+                "digests"
+            };
+            line.push_str(&format!(
+                " ({} {digests} folding {} alerts)",
+                sent.digests, sent.folded
+            ));
+        }
     }
     line
 }

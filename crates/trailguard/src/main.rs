@@ -2,6 +2,7 @@
 //! (`args`), validated into typed configs by each command, and every command returns
 //! an [`ExitCode`] as documented in `--help`.
 
+mod alerts_cmd;
 mod args;
 mod demo;
 mod detect;
@@ -19,7 +20,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use args::{Cli, Command, PatternCommand};
+use args::{AlertsCommand, Cli, Command, PatternCommand};
 
 /// Exit codes, as documented in `docs/architecture.md`.
 pub mod exit {
@@ -42,6 +43,7 @@ fn main() -> ExitCode {
         Command::Simulate(a) => simulate::run(a),
         Command::Pattern(PatternCommand::Test(a)) => pattern_cmd::run(a),
         Command::Watch(a) => watch::run(a),
+        Command::Alerts(AlertsCommand::Suppressions(a)) => alerts_cmd::suppressions(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

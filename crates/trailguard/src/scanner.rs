@@ -18,6 +18,8 @@ pub struct Outcome {
     pub alerts: Vec<Alert>,
     /// Alerts left out because an earlier run (same `--state`) reported them.
     pub already_reported: usize,
+    /// Alerts an active suppression silenced (not in `alerts`).
+    pub suppressed: usize,
     pub summary: ReadSummary,
 }
 
@@ -119,6 +121,7 @@ impl Scanner {
         Ok(Outcome {
             alerts: fresh,
             already_reported,
+            suppressed: 0,
             summary,
         })
     }

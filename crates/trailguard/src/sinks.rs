@@ -1,48 +1,153 @@
-//! `--sink KIND=TARGET`: parsing, and delivering the alerts of one run.
+//! `--sink KIND=TARGET` and `--config FILE`: where a run's alerts go, and delivering
+//! them: routed per sink, suppressions applied, bursts folded into digests.
 //!
-//! Webhook URLs are secrets: they come from the environment (preferred) or the
-//! command line, are validated here, and never appear in any message.
+//! Webhook URLs are secrets: they come from the environment (preferred), the config
+//! file or the command line, are validated before any input is read, and never appear
+//! in any message. The durable outbox will take over the send loop in [`deliver`];
+//! routing ([`Router`]) and folding ([`DigestFolder`]) are the library's and stay.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use trailguard_core::Alert;
-use trailguard_io::sink::{DiscordSink, JsonlSink, Secret, Sink};
+use trailguard_io::config::{Config, RouteFilter, SinkConfig, SinkTarget, Suppression};
+use trailguard_io::digest::{DigestFolder, Outgoing};
+use trailguard_io::route::{RouteDecision, Router};
+use trailguard_io::sink::{Secret, Sink, WEBHOOK_MIN_SECRET_CHARS};
 
 pub const DISCORD_ENV: &str = "DISCORD_WEBHOOK_URL";
+pub const SLACK_ENV: &str = "SLACK_WEBHOOK_URL";
+pub const WEBHOOK_ENV: &str = "TRAILGUARD_WEBHOOK_URL";
+pub const WEBHOOK_SECRET_ENV: &str = "TRAILGUARD_WEBHOOK_SECRET";
 
-/// A validated `--sink`.
+/// A validated `--sink`: a sink named after its kind (`jsonl:PATH` for files) that
+/// takes every alert, with no digest.
 #[derive(Debug)]
-pub enum SinkSpec {
-    Discord(Secret),
-    Jsonl(PathBuf),
-}
+pub struct SinkSpec(SinkConfig);
 
 impl SinkSpec {
     pub fn parse(spec: &str) -> Result<SinkSpec> {
         let (kind, target) = match spec.split_once('=') {
-            Some((k, t)) => (k, Some(t)),
+            Some((k, t)) => (k, Some(t).filter(|t| !t.is_empty())),
             None => (spec, None),
         };
-        match (kind, target) {
-            ("discord", target) => {
-                let url = match target {
-                    Some(t) if !t.is_empty() => t.to_owned(),
-                    _ => std::env::var(DISCORD_ENV).map_err(|_| {
-                        anyhow::anyhow!("--sink discord: no URL given and {DISCORD_ENV} is not set")
+        let url = |env: &str| -> Result<Secret> {
+            let url = match target {
+                Some(t) => t.to_owned(),
+                None => std::env::var(env)
+                    .ok()
+                    .filter(|v| !v.trim().is_empty())
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("--sink {kind}: no URL given and {env} is not set")
                     })?,
-                };
-                check_webhook_url(&url, "discord")?;
-                Ok(SinkSpec::Discord(Secret::new(url)))
+            };
+            check_webhook_url(&url, kind)?;
+            Ok(Secret::new(url))
+        };
+        let (name, target) = match kind {
+            "discord" => (
+                "discord".to_owned(),
+                SinkTarget::Discord {
+                    url: url(DISCORD_ENV)?,
+                    mention_role: None,
+                },
+            ),
+            "slack" => (
+                "slack".to_owned(),
+                SinkTarget::Slack {
+                    url: url(SLACK_ENV)?,
+                },
+            ),
+            "webhook" => {
+                let url = url(WEBHOOK_ENV)?;
+                let secret = std::env::var(WEBHOOK_SECRET_ENV)
+                    .ok()
+                    .filter(|v| !v.trim().is_empty());
+                match &secret {
+                    Some(s) if s.trim().chars().count() < WEBHOOK_MIN_SECRET_CHARS => bail!(
+                        "--sink webhook: {WEBHOOK_SECRET_ENV} must be at least \
+                         {WEBHOOK_MIN_SECRET_CHARS} characters (use a long random value)"
+                    ),
+                    Some(_) => {}
+                    None => eprintln!(
+                        "warning: --sink webhook: {WEBHOOK_SECRET_ENV} is not set: requests \
+                         are sent unsigned, and receivers cannot tell them from forged ones"
+                    ),
+                }
+                (
+                    "webhook".to_owned(),
+                    SinkTarget::Webhook {
+                        url,
+                        secret: secret.map(Secret::new),
+                    },
+                )
             }
-            ("jsonl", Some(path)) if !path.is_empty() => Ok(SinkSpec::Jsonl(PathBuf::from(path))),
-            ("jsonl", _) => bail!("--sink jsonl needs a file: jsonl=PATH"),
-            (other, _) => bail!(
-                "--sink: unknown kind `{}` (expected discord[=URL] or jsonl=PATH)",
+            "jsonl" => match target {
+                Some(path) => (
+                    format!("jsonl:{path}"),
+                    SinkTarget::Jsonl {
+                        path: PathBuf::from(path),
+                    },
+                ),
+                None => bail!("--sink jsonl needs a file: jsonl=PATH"),
+            },
+            other => bail!(
+                "--sink: unknown kind `{}` (expected discord[=URL], slack[=URL], \
+                 webhook[=URL] or jsonl=PATH)",
                 other.chars().take(20).collect::<String>()
             ),
+        };
+        Ok(SinkSpec(SinkConfig {
+            name,
+            target,
+            filter: RouteFilter::default(),
+            digest: None,
+        }))
+    }
+
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+}
+
+/// The sinks and suppressions of a run: the config file's (if any), with the
+/// `--sink`s added after its sinks. A `--sink` named like a file's sink is refused
+/// rather than guessed at.
+pub fn run_config(file: Option<&Path>, specs: Vec<SinkSpec>, quiet: bool) -> Result<Config> {
+    let mut config = match file {
+        Some(path) => Config::load(path)?,
+        None => Config::empty(),
+    };
+    for w in &config.warnings {
+        eprintln!("warning: {w}");
+    }
+    for spec in specs {
+        if config.sink(spec.name()).is_some() {
+            match file {
+                Some(f) => bail!(
+                    "--sink {}: {} already has a sink named `{}`; give it once",
+                    spec.name(),
+                    f.display(),
+                    spec.name()
+                ),
+                None => bail!("--sink {}: given twice", spec.name()),
+            }
+        }
+        config.sinks.push(spec.0);
+    }
+    if !quiet {
+        for s in config.expired_suppressions(crate::time_arg::now_ms()) {
+            eprintln!(
+                "note: {}: suppress #{} ({}) expired at {}: ignored",
+                config.origin,
+                s.number,
+                s.criteria(),
+                s.until()
+            );
         }
     }
+    Ok(config)
 }
 
 /// HTTPS only, except plain HTTP to this machine (for local receivers and tests).
@@ -70,38 +175,131 @@ fn check_webhook_url(url: &str, kind: &str) -> Result<()> {
     }
 }
 
-/// Sends every alert to every sink, one sink after the other. Failures are reported
-/// per sink on stderr (never with the URL); the result is an error if any alert
-/// could not be delivered.
-pub fn deliver(specs: &[SinkSpec], alerts: &[Alert]) -> Result<()> {
-    if specs.is_empty() || alerts.is_empty() {
-        return Ok(());
+/// The alerts of a run, routed.
+pub struct Routed {
+    /// Alerts to report and deliver.
+    pub alerts: Vec<Alert>,
+    /// The sinks each of `alerts` goes to.
+    pub sinks: Vec<Vec<String>>,
+    /// Alerts an active suppression silenced, with it.
+    pub suppressed: Vec<(Alert, Suppression)>,
+}
+
+impl Routed {
+    /// How many alerts each suppression silenced, in file order.
+    pub fn by_suppression(&self) -> Vec<(&Suppression, usize)> {
+        let mut out: Vec<(&Suppression, usize)> = Vec::new();
+        for (_, s) in &self.suppressed {
+            match out.iter_mut().find(|(seen, _)| seen.number == s.number) {
+                Some((_, n)) => *n += 1,
+                None => out.push((s, 1)),
+            }
+        }
+        out.sort_by_key(|(s, _)| s.number);
+        out
+    }
+}
+
+/// Routes every alert at `now_ms`.
+pub fn route(config: &Config, alerts: Vec<Alert>, now_ms: i64) -> Routed {
+    let router = Router::new(config);
+    let mut routed = Routed {
+        alerts: Vec::with_capacity(alerts.len()),
+        sinks: Vec::with_capacity(alerts.len()),
+        suppressed: Vec::new(),
+    };
+    for alert in alerts {
+        match router.route(&alert, now_ms) {
+            RouteDecision::Deliver(sinks) => {
+                routed.alerts.push(alert);
+                routed.sinks.push(sinks);
+            }
+            RouteDecision::Suppressed(s) => routed.suppressed.push((alert, s)),
+        }
+    }
+    routed
+}
+
+/// What was sent.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Sent {
+    pub messages: usize,
+    pub digests: usize,
+    /// Alerts folded into those digests.
+    pub folded: usize,
+}
+
+/// Sends each routed alert to its sinks, folding bursts per sink (`digest` in the
+/// config: the first `max` alerts of the run go out one by one, the rest as one
+/// digest at the end), one sink after the other. Failures are reported per sink on
+/// stderr (never with the URL); the result is an error if any message could not be
+/// delivered.
+pub fn deliver(config: &Config, routed: &Routed, now_ms: i64) -> Result<Sent> {
+    let mut folder = DigestFolder::from_config(config);
+    let mut queued: HashMap<&str, Vec<Outgoing>> = HashMap::new();
+    for (alert, sinks) in routed.alerts.iter().zip(&routed.sinks) {
+        for sink in sinks {
+            let out = folder.push(sink, alert.clone(), now_ms);
+            queued.entry(sink.as_str()).or_default().extend(out);
+        }
+    }
+    for out in folder.flush_all() {
+        if let Outgoing::Digest(d) = &out {
+            let sink = config
+                .sinks
+                .iter()
+                .find(|s| s.name == d.sink)
+                .map_or("", |s| s.name.as_str());
+            queued.entry(sink).or_default().push(out);
+        }
+    }
+    let mut sent = Sent::default();
+    if queued.is_empty() {
+        return Ok(sent);
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let mut failed = 0usize;
-    for spec in specs {
-        let sink: Box<dyn Sink> = match spec {
-            SinkSpec::Discord(url) => Box::new(DiscordSink::new(url.clone())?),
-            SinkSpec::Jsonl(path) => Box::new(JsonlSink::to_path(path)?),
+    for sink_config in &config.sinks {
+        let Some(outgoing) = queued.get(sink_config.name.as_str()) else {
+            continue;
         };
-        for alert in alerts {
-            if let Err(e) = runtime.block_on(sink.send(alert)) {
-                failed += 1;
-                eprintln!(
-                    "error: {}: alert {} ({}) not delivered: {e}",
-                    sink.name(),
-                    alert.id,
-                    alert.rule.id
-                );
+        let name = &sink_config.name;
+        let sink: Box<dyn Sink> = sink_config
+            .target
+            .build()
+            .with_context(|| format!("sink `{name}`"))?;
+        for out in outgoing {
+            let (result, what) = match out {
+                Outgoing::Single(alert) => (
+                    runtime.block_on(sink.send(alert)),
+                    format!("alert {} ({})", alert.id, alert.rule.id),
+                ),
+                Outgoing::Digest(d) => (
+                    runtime.block_on(sink.send_digest(d)),
+                    format!("digest {} of {} alerts", d.id, d.count),
+                ),
+            };
+            match result {
+                Ok(()) => {
+                    sent.messages += 1;
+                    if let Outgoing::Digest(d) = out {
+                        sent.digests += 1;
+                        sent.folded += d.count;
+                    }
+                }
+                Err(e) => {
+                    failed += 1;
+                    eprintln!("error: sink `{name}`: {what} not delivered: {e}");
+                }
             }
         }
     }
     if failed > 0 {
-        bail!("{failed} alert deliveries failed");
+        bail!("{failed} deliveries failed");
     }
-    Ok(())
+    Ok(sent)
 }
 
 #[cfg(test)]
@@ -125,13 +323,25 @@ mod tests {
 
     #[test]
     fn sink_specs() {
-        assert!(matches!(
-            SinkSpec::parse("jsonl=/tmp/a").unwrap(),
-            SinkSpec::Jsonl(_)
-        ));
+        let j = SinkSpec::parse("jsonl=/tmp/a").unwrap();
+        assert_eq!(j.name(), "jsonl:/tmp/a");
         assert!(SinkSpec::parse("jsonl").is_err());
         assert!(SinkSpec::parse("smoke=signal").is_err());
         let d = SinkSpec::parse("discord=https://discord.com/api/webhooks/1/secret-token").unwrap();
+        assert_eq!(d.name(), "discord");
         assert!(!format!("{d:?}").contains("secret-token"));
+        let s = SinkSpec::parse("slack=https://hooks.slack.com/services/T/B/secret-token").unwrap();
+        assert_eq!(s.name(), "slack");
+        assert!(!format!("{s:?}").contains("secret-token"));
+    }
+
+    #[test]
+    fn command_line_sinks_join_the_file_and_may_not_repeat() {
+        let a = SinkSpec::parse("jsonl=/tmp/a").unwrap();
+        let b = SinkSpec::parse("jsonl=/tmp/a").unwrap();
+        let e = run_config(None, vec![a, b], true).unwrap_err().to_string();
+        assert_eq!(e, "--sink jsonl:/tmp/a: given twice");
+        let c = run_config(None, vec![SinkSpec::parse("jsonl=/tmp/b").unwrap()], true).unwrap();
+        assert_eq!(c.sinks.len(), 1);
     }
 }

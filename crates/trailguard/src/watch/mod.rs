@@ -20,7 +20,9 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use trailguard_core::state::{MemoryStore, Store};
 use trailguard_core::{Alert, Severity};
+use trailguard_io::config::Config;
 use trailguard_io::reader::{read_bytes, read_events, Input, ReadOptions, ReadSummary};
+use trailguard_io::redact::redact_alerts;
 use trailguard_io::state::SqliteStore;
 
 use crate::args::{Format, WatchArgs};
@@ -29,7 +31,8 @@ use crate::exit;
 use crate::progress::BarProgress;
 use crate::rules_cmd::{self, load_rule_set, RuleSources};
 use crate::scanner::Scanner;
-use crate::sinks::{deliver, SinkSpec};
+use crate::sinks::{deliver, route, run_config, SinkSpec};
+use crate::time_arg::now_ms;
 
 pub use follow::DirFollower;
 pub use incidents::OpenIncidents;
@@ -46,7 +49,8 @@ struct WatchConfig {
     scanner: Scanner,
     window_ms: i64,
     format: Format,
-    sinks: Vec<SinkSpec>,
+    /// Sinks (`--config` and `--sink`), routes, digests and suppressions.
+    routing: Config,
     state: Option<PathBuf>,
     metrics: Option<String>,
     quiet: bool,
@@ -77,11 +81,12 @@ impl WatchConfig {
             .min_severity
             .parse()
             .map_err(|e| anyhow::anyhow!("--min-severity: {e}"))?;
-        let sinks = a
+        let specs = a
             .sink
             .iter()
             .map(|s| SinkSpec::parse(s))
             .collect::<Result<Vec<_>>>()?;
+        let routing = run_config(a.config.as_deref(), specs, a.quiet)?;
         let poll = interval("poll", &a.poll)?;
         let batch = interval("batch", &a.batch)?;
         let source = if a.source == "-" {
@@ -102,7 +107,7 @@ impl WatchConfig {
             scanner: Scanner::new(rules, min_severity, window_ms),
             window_ms,
             format: a.format.unwrap_or_else(default_format),
-            sinks,
+            routing,
             state: a.state,
             metrics: a.metrics,
             quiet: a.quiet,
@@ -273,38 +278,48 @@ fn count_read(metrics: &Metrics, s: &ReadSummary) {
         .fetch_add(s.errors_total, Ordering::Relaxed);
 }
 
-/// Prints and delivers alerts. A failed delivery is reported and counted, and `watch`
-/// goes on: the alerts are on stdout in any case.
+/// Redacts, routes (suppressions apply), prints and delivers alerts. A failed delivery
+/// is reported and counted, and `watch` goes on: the alerts are on stdout in any case.
 fn emit(config: &WatchConfig, alerts: &[Alert], metrics: &Metrics) -> Result<()> {
     if alerts.is_empty() {
         return Ok(());
     }
-    for a in alerts {
+    let mut alerts = alerts.to_vec();
+    redact_alerts(&mut alerts);
+    let now = now_ms();
+    let routed = route(&config.routing, alerts, now);
+    for (alert, s) in &routed.suppressed {
+        eprintln!(
+            "trailguard: alert {} ({}) suppressed by suppress #{} ({}): {}",
+            alert.id,
+            alert.rule.id,
+            s.number,
+            s.criteria(),
+            s.reason
+        );
+    }
+    for a in &routed.alerts {
         metrics.alert(a.rule.severity);
     }
-    write_alerts(config.format, alerts)?;
+    write_alerts(config.format, &routed.alerts)?;
+    let deliveries: usize = routed.sinks.iter().map(Vec::len).sum();
     metrics
         .outbox_depth
-        .fetch_add(alerts.len() as i64, Ordering::Relaxed);
-    let result = deliver(&config.sinks, alerts);
+        .fetch_add(deliveries as i64, Ordering::Relaxed);
+    let result = deliver(&config.routing, &routed, now);
     let ok = result.is_ok();
-    for spec in &config.sinks {
-        metrics.delivery(&sink_name(spec), ok);
+    for sinks in &routed.sinks {
+        for sink in sinks {
+            metrics.delivery(sink, ok);
+        }
     }
-    if let Err(e) = result {
-        eprintln!("error: delivery: {e:#}");
-    } else {
-        metrics
-            .outbox_depth
-            .fetch_sub(alerts.len() as i64, Ordering::Relaxed);
+    match result {
+        Ok(_) => {
+            metrics
+                .outbox_depth
+                .fetch_sub(deliveries as i64, Ordering::Relaxed);
+        }
+        Err(e) => eprintln!("error: delivery: {e:#}"),
     }
     Ok(())
-}
-
-/// A sink as metrics label it: its kind and, for files, the path. Never a URL.
-fn sink_name(spec: &SinkSpec) -> String {
-    match spec {
-        SinkSpec::Discord(_) => "discord".into(),
-        SinkSpec::Jsonl(path) => format!("jsonl:{}", path.display()),
-    }
 }
