@@ -210,6 +210,18 @@ fn follows_a_folder_serves_metrics_and_stops_on_sigterm() {
     );
 }
 
+/// Each alert of a JSON Lines output as (rule id, first time).
+fn rule_and_time(stdout: &[u8]) -> BTreeSet<(String, String)> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .map(|a| {
+            let text = |v: &Value| v.as_str().unwrap().to_owned();
+            (text(&a["rule"]["id"]), text(&a["time"]))
+        })
+        .collect()
+}
+
 #[test]
 fn stdin_json_lines_give_the_same_alerts_as_detect_and_survive_garbage() {
     let jsonl = fs::read(example().join("eventbridge.jsonl")).unwrap();
@@ -239,16 +251,7 @@ fn stdin_json_lines_give_the_same_alerts_as_detect_and_survive_garbage() {
         stderr.contains("<stdin>"),
         "bad lines are reported with their place: {stderr}"
     );
-    let watched: BTreeSet<(String, String)> = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .map(|a| {
-            (
-                a["rule"]["id"].as_str().unwrap().to_owned(),
-                a["time"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let watched = rule_and_time(&output.stdout);
 
     let detect = trailguard()
         .arg("detect")
@@ -256,16 +259,7 @@ fn stdin_json_lines_give_the_same_alerts_as_detect_and_survive_garbage() {
         .args(["--format", "jsonl"])
         .output()
         .unwrap();
-    let detected: BTreeSet<(String, String)> = String::from_utf8_lossy(&detect.stdout)
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .map(|a| {
-            (
-                a["rule"]["id"].as_str().unwrap().to_owned(),
-                a["time"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let detected = rule_and_time(&detect.stdout);
     assert!(!detected.is_empty());
     assert_eq!(watched, detected);
 }
