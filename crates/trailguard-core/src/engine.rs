@@ -147,6 +147,34 @@ impl Engine {
     }
 
     /// The full detection for a match.
+    /// What a collector needs of `event`'s matches, each part computed only if asked.
+    pub fn source<'s, 'a>(&'s self, event: &'s Event<'a>) -> EventMatches<'s, 'a> {
+        EventMatches {
+            engine: self,
+            event,
+        }
+    }
+
+    /// The incident group of a detection built from `event`: as
+    /// [`Detection::group_key`], without building the detection.
+    pub fn group_key<'e>(&self, event: &'e Event<'_>) -> &'e str {
+        let identity = event.identity();
+        identity
+            .and_then(|id| id.access_key_id.as_deref())
+            .or_else(|| identity.and_then(|id| id.arn.as_deref().or(id.invoked_by.as_deref())))
+            .unwrap_or("unknown-actor")
+    }
+
+    /// What is kept of a match folded into its incident without being shown.
+    pub fn absorbed(&self, m: &Match, event: &Event<'_>) -> Absorbed {
+        Absorbed {
+            time_ms: m.time_ms,
+            event_id: event.event_id().unwrap_or("").to_owned(),
+            severity: self.rules[m.rule].severity_for(event).0,
+            failed: event.record.error_code.is_some(),
+        }
+    }
+
     pub fn detection(&self, m: &Match, event: &Event<'_>) -> Detection {
         let (index, stage, rule) = (m.rule, m.stage, &self.rules[m.rule]);
         let observed = m.observed.clone();
@@ -195,5 +223,54 @@ impl Engine {
             observed,
             absorbed: Vec::new(),
         }
+    }
+}
+
+/// What the collector asks of the event behind a match: the whole detection only when
+/// it is kept, else the little an absorbed match leaves.
+pub trait DetectionSource {
+    fn detection(&self, m: &Match) -> Detection;
+    fn absorbed(&self, m: &Match) -> Absorbed;
+    /// [`Detection::group_key`] of the detection this would build.
+    fn group_key(&self) -> &str;
+}
+
+/// [`DetectionSource`] over one event, from [`Engine::source`].
+pub struct EventMatches<'s, 'a> {
+    engine: &'s Engine,
+    event: &'s Event<'a>,
+}
+
+impl DetectionSource for EventMatches<'_, '_> {
+    fn detection(&self, m: &Match) -> Detection {
+        self.engine.detection(m, self.event)
+    }
+
+    fn absorbed(&self, m: &Match) -> Absorbed {
+        self.engine.absorbed(m, self.event)
+    }
+
+    fn group_key(&self) -> &str {
+        self.engine.group_key(self.event)
+    }
+}
+
+/// A detection already built (tests, merged runs) as a source of itself.
+impl DetectionSource for Detection {
+    fn detection(&self, _: &Match) -> Detection {
+        self.clone()
+    }
+
+    fn absorbed(&self, _: &Match) -> Absorbed {
+        Absorbed {
+            time_ms: self.time_ms,
+            event_id: self.event_id.clone(),
+            severity: self.severity,
+            failed: self.error_code.is_some(),
+        }
+    }
+
+    fn group_key(&self) -> &str {
+        Detection::group_key(self)
     }
 }

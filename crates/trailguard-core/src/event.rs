@@ -14,8 +14,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::json::{
-    members_within, raw_visit_deep, raw_visit_members, ArrayStep, FieldSource, Leaf, RawJson,
-    RawNode,
+    members_within, node_visit, raw_visit_deep, raw_visit_members, ArrayStep, FieldSource, Leaf,
+    RawJson, RawNode,
 };
 use crate::record::{CloudTrailRecord, RecordField, UserIdentity, RECORD_FIELDS};
 use crate::time::parse_rfc3339_millis;
@@ -375,6 +375,8 @@ impl<'a> Event<'a> {
             RecordField::Str(Some(s)) if rest.is_empty() => f(Leaf::Str(Cow::Borrowed(s)), &[]),
             RecordField::Str(_) | RecordField::Unknown => {}
             RecordField::Raw(Some(raw)) => self.visit_field(field, RawJson::of(raw), rest, deep, f),
+            RecordField::Node(Some(node)) => node_visit(node, rest, deep, f),
+            RecordField::Node(None) => {}
             RecordField::Raw(None) => {}
         }
     }

@@ -16,6 +16,11 @@ pub mod state;
 pub mod testing;
 pub mod time;
 
+/// Hash maps keyed by values from logs (access keys, addresses, rule ids): a fast,
+/// per-process seeded hash instead of SipHash, which showed in profiles.
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+pub(crate) type FastSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
+
 pub use alert::{Actor, Alert, AlertRule, Severity};
 pub use engine::{Detection, Engine};
 pub use event::{Envelope, Event, EventError};

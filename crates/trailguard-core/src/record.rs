@@ -13,6 +13,8 @@ use serde::de::{self, Deserializer, IgnoredAny, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::json::{Leaf, RawNode};
+
 /// One CloudTrail record, as AWS writes it in a log file or in the `detail` of an
 /// EventBridge event. Field names follow the CloudTrail record contents reference.
 #[derive(Debug, Deserialize, Default)]
@@ -20,8 +22,9 @@ use serde_json::value::RawValue;
 pub struct CloudTrailRecord<'a> {
     #[serde(borrow, default, deserialize_with = "crate::json::opt_cow")]
     pub event_version: Option<Cow<'a, str>>,
+    /// Split into its members while the record is parsed: nearly every rule reads it.
     #[serde(borrow, default)]
-    pub user_identity: Option<&'a RawValue>,
+    pub user_identity: Option<RawNode<'a>>,
     #[serde(borrow, default, deserialize_with = "crate::json::opt_cow")]
     pub event_time: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "crate::json::opt_cow")]
@@ -129,6 +132,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for RecordObject<'a> {
 pub(crate) enum RecordField<'r, 'a> {
     Str(Option<&'r Cow<'a, str>>),
     Raw(Option<&'a RawValue>),
+    Node(Option<&'r RawNode<'a>>),
     Unknown,
 }
 
@@ -177,7 +181,7 @@ impl<'a> CloudTrailRecord<'a> {
         use RecordField::*;
         match key {
             "eventVersion" => Str(self.event_version.as_ref()),
-            "userIdentity" => Raw(self.user_identity),
+            "userIdentity" => Node(self.user_identity.as_ref()),
             "eventTime" => Str(self.event_time.as_ref()),
             "eventSource" => Str(self.event_source.as_ref()),
             "eventName" => Str(self.event_name.as_ref()),
@@ -224,11 +228,34 @@ impl<'a> CloudTrailRecord<'a> {
 
     /// `userIdentity` parsed on demand. `None` when the record has none (service
     /// events) or when it is not an object.
+    /// The typed identity, from the members read with the record. A member of an
+    /// unexpected type reads as absent; the others still count (the last of a repeated
+    /// key wins, as everywhere else).
     pub fn identity(&self) -> Option<UserIdentity<'a>> {
-        let raw = self.user_identity.filter(|r| r.get().starts_with('{'))?;
-        serde_json::from_str::<LenientIdentity<'a>>(raw.get())
-            .ok()?
-            .0
+        let Some(RawNode::Object(members)) = &self.user_identity else {
+            return None;
+        };
+        let mut id = UserIdentity::default();
+        for (key, value) in members {
+            let text = || match RawNode::parse(*value) {
+                Some(RawNode::Leaf(Leaf::Str(s))) => Some(s),
+                _ => None,
+            };
+            match key.as_ref() {
+                "type" => id.identity_type = text(),
+                "principalId" => id.principal_id = text(),
+                "arn" => id.arn = text(),
+                "accountId" => id.account_id = text(),
+                "accessKeyId" => id.access_key_id = text(),
+                "userName" => id.user_name = text(),
+                "invokedBy" => id.invoked_by = text(),
+                "sessionContext" => {
+                    id.session_context = serde_json::from_str(value.get()).ok();
+                }
+                _ => {}
+            }
+        }
+        Some(id)
     }
 }
 
@@ -300,18 +327,6 @@ fn raw_bool(raw: Option<&RawValue>) -> Option<bool> {
 
 /// `userIdentity` that yields `None` instead of failing when it is not a well-formed
 /// object: anonymised or service records must not cost the whole record.
-struct LenientIdentity<'a>(Option<UserIdentity<'a>>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for LenientIdentity<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw: &'de RawValue = Deserialize::deserialize(d)?;
-        Ok(LenientIdentity(serde_json::from_str(raw.get()).ok()))
-    }
-}
-
-/// Accepts `true`/`false`, the strings `"true"`/`"false"` (CloudTrail writes
-/// `mfaAuthenticated` and `sessionCredentialFromConsole` as strings) and anything
-/// else as `None`.
 fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
     struct V;
     impl<'de> Visitor<'de> for V {

@@ -5,8 +5,12 @@
 //! [`Event`]: trailguard_core::Event
 //! [`Alert`]: trailguard_core::Alert
 
+pub mod config;
+pub mod digest;
 pub mod outbox;
 pub mod reader;
+pub mod redact;
 pub mod render;
+pub mod route;
 pub mod sink;
 pub mod state;

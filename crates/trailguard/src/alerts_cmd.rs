@@ -1,28 +1,32 @@
-//! `trailguard alerts list | show | retry`: what the outbox of a `--state` file holds,
-//! and sending it again.
+//! `trailguard alerts list | show | retry | suppressions`: what the outbox of a
+//! `--state` file holds, sending it again, and what the config file silences.
 
 use std::io::{self, IsTerminal, Write};
 
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 use trailguard_core::time::format_millis;
+use trailguard_io::config::{Config, Suppression};
 use trailguard_io::outbox::{
-    system_now_ms, AlertEntry, DeliveryInfo, DeliveryState, ListFilter, Outbox, Selection,
+    system_now_ms, AlertEntry, DeliveryInfo, DeliveryState, ListFilter, MessageKind, Outbox,
+    Selection,
 };
 
 use crate::args::{
     AlertsCommand, AlertsListArgs, AlertsRetryArgs, AlertsShowArgs, DeliveryStatus, ListFormat,
-    ShowFormat,
+    ShowFormat, SuppressionsArgs,
 };
 use crate::delivery::{deliver, DeliveryOptions};
 use crate::exit;
-use crate::sinks::{build_all, SinkSpec};
+use crate::sinks::{build_sinks, run_config, SinkSpec};
+use crate::time_arg::now_ms;
 
 pub fn run(command: AlertsCommand) -> Result<u8> {
     match command {
         AlertsCommand::List(a) => list(a),
         AlertsCommand::Show(a) => show(a),
         AlertsCommand::Retry(a) => retry(a),
+        AlertsCommand::Suppressions(a) => suppressions(a),
     }
 }
 
@@ -126,6 +130,7 @@ fn delivery_json(d: &DeliveryInfo) -> Value {
 
 fn entry_json(e: &AlertEntry) -> Value {
     json!({
+        "kind": e.kind.as_str(),
         "id": e.id,
         "rule": e.rule_id,
         "severity": e.severity,
@@ -160,8 +165,12 @@ fn show(a: AlertsShowArgs) -> Result<u8> {
         }
         ShowFormat::Text => {
             let e = &detail.entry;
+            let kind = match e.kind {
+                MessageKind::Alert => "alert ",
+                MessageKind::Digest => "digest",
+            };
             text.push_str(&format!(
-                "alert     {}\nrule      {} ({})\nsummary   {}\nqueued    {}\n\ndeliveries:\n",
+                "{kind}    {}\nrule      {} ({})\nsummary   {}\nqueued    {}\n\ndeliveries:\n",
                 e.id,
                 e.rule_id,
                 e.severity,
@@ -210,7 +219,7 @@ fn show(a: AlertsShowArgs) -> Result<u8> {
                         .unwrap_or_default()
                 ));
             }
-            text.push_str("\nalert JSON:\n");
+            text.push_str(&format!("\n{} JSON:\n", kind.trim_end()));
             text.push_str(&serde_json::to_string_pretty(&alert)?);
             text.push('\n');
         }
@@ -224,13 +233,20 @@ fn show(a: AlertsShowArgs) -> Result<u8> {
 }
 
 fn retry(a: AlertsRetryArgs) -> Result<u8> {
-    let options = DeliveryOptions::from_args(&a.delivery)?;
     let specs: Vec<SinkSpec> = a
         .sink
         .iter()
         .map(|s| SinkSpec::parse(s))
         .collect::<Result<_>>()?;
-    let sinks = build_all(&specs)?;
+    let config = run_config(a.config.as_deref(), specs, a.quiet)?;
+    if config.sinks.is_empty() {
+        anyhow::bail!(
+            "alerts retry: give the sinks to deliver to: --sink KIND=TARGET, or --config FILE \
+             (the outbox names sinks but does not keep their URLs)"
+        );
+    }
+    let options = DeliveryOptions::from_args(&a.delivery, &config)?;
+    let sinks = build_sinks(&config)?;
     let names: Vec<String> = sinks.iter().map(|s| s.name.clone()).collect();
     let mut outbox = Outbox::open_existing(&a.state)?;
     let selection = if a.all {
@@ -268,9 +284,119 @@ fn retry(a: AlertsRetryArgs) -> Result<u8> {
             names.join(", ")
         );
     }
-    let undelivered = deliver(outbox, sinks, &options, a.quiet)?;
-    if undelivered.any() {
+    let delivered = deliver(outbox, sinks, &options, a.quiet, true)?;
+    if delivered.undelivered.any() {
         return Ok(exit::ERROR);
     }
     Ok(exit::OK)
+}
+
+fn suppressions(args: SuppressionsArgs) -> Result<u8> {
+    let Some(path) = args.config.as_deref() else {
+        anyhow::bail!("alerts suppressions: give --config FILE (or set TRAILGUARD_CONFIG)");
+    };
+    let config = Config::load_suppressions(path)?;
+    let now = now_ms();
+    let listed: Vec<&Suppression> = config
+        .suppressions
+        .iter()
+        .filter(|s| args.all || s.is_active(now))
+        .collect();
+    let format = args.format.unwrap_or(if io::stdout().is_terminal() {
+        ListFormat::Table
+    } else {
+        ListFormat::Jsonl
+    });
+    let expired = config.expired_suppressions(now).count();
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let written = match format {
+        ListFormat::Jsonl => listed.iter().try_for_each(|s| {
+            let line = json!({
+                "number": s.number,
+                "status": status(s, now),
+                "until": s.until(),
+                "rule": s.rule.as_ref().map(|g| g.to_string()),
+                "actor": s.actor.as_ref().map(|g| g.to_string()),
+                "ip": s.ip.as_ref().map(|i| i.to_string()),
+                "by": s.by,
+                "reason": s.reason,
+                "line": s.line,
+            });
+            writeln!(out, "{line}")
+        }),
+        ListFormat::Table => write_table(&mut out, &listed, now),
+    };
+    match written.and_then(|()| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+        other => other.context("cannot write to standard output")?,
+    }
+    let active = config.suppressions.len() - expired;
+    if format == ListFormat::Table || listed.is_empty() {
+        let hidden = if args.all || expired == 0 {
+            String::new()
+        } else {
+            " (--all to list them)".to_owned()
+        };
+        eprintln!(
+            "{}: {active} active, {expired} expired suppressions{hidden}",
+            config.origin
+        );
+    }
+    Ok(exit::OK)
+}
+
+fn status(s: &Suppression, now: i64) -> &'static str {
+    if s.is_active(now) {
+        "active"
+    } else {
+        "expired"
+    }
+}
+
+/// Aligned columns; the reason last, since it is the longest.
+fn write_table(out: &mut impl Write, list: &[&Suppression], now: i64) -> io::Result<()> {
+    let dash = || "-".to_owned();
+    let rows: Vec<[String; 8]> = list
+        .iter()
+        .map(|s| {
+            [
+                s.number.to_string(),
+                status(s, now).to_owned(),
+                s.until(),
+                s.rule.as_ref().map_or_else(dash, |g| g.to_string()),
+                s.actor.as_ref().map_or_else(dash, |g| g.to_string()),
+                s.ip.as_ref().map_or_else(dash, |i| i.to_string()),
+                s.by.clone().unwrap_or_else(dash),
+                s.reason.replace(['\n', '\r', '\t'], " "),
+            ]
+        })
+        .collect();
+    let header = [
+        "#", "STATUS", "UNTIL", "RULE", "ACTOR", "IP", "BY", "REASON",
+    ];
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| -> String {
+        let mut l = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == cells.len() {
+                l.push_str(cell);
+            } else {
+                l.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        l.trim_end().to_owned()
+    };
+    if rows.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "{}", line(header.to_vec()))?;
+    for row in &rows {
+        writeln!(out, "{}", line(row.iter().map(String::as_str).collect()))?;
+    }
+    Ok(())
 }

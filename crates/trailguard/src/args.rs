@@ -44,9 +44,139 @@ pub enum Command {
     /// Work with EventBridge event patterns.
     #[command(subcommand)]
     Pattern(PatternCommand),
-    /// Inspect and replay the alert outbox of a --state file (what was delivered where).
+    /// Run continuously: follow a folder CloudTrail files land in, or JSON Lines on stdin.
+    #[command(after_long_help = WATCH_EXAMPLES)]
+    Watch(WatchArgs),
+    /// Alerts and their delivery: the outbox of a --state file (list, show, retry) and
+    /// the suppressions in force.
     #[command(subcommand)]
     Alerts(AlertsCommand),
+}
+
+/// `trailguard alerts ...`. One variant per subcommand, each with its own args struct,
+/// so that subcommands added later (list, show, retry) merge as new lines.
+#[derive(Subcommand, Debug)]
+pub enum AlertsCommand {
+    /// List the alerts in the outbox, newest first, with where each was delivered.
+    #[command(after_long_help = ALERTS_LIST_HELP)]
+    List(AlertsListArgs),
+    /// Show one alert (its JSON) and the history of its deliveries.
+    #[command(after_long_help = ALERTS_SHOW_HELP)]
+    Show(AlertsShowArgs),
+    /// Queue alerts again and deliver them now: failed, expired or pending ones
+    /// (--all), or the alerts named (sent again even if delivered).
+    #[command(after_long_help = ALERTS_RETRY_HELP)]
+    Retry(AlertsRetryArgs),
+    /// List the suppressions of the config file: active ones (with --all, expired too).
+    #[command(after_long_help = SUPPRESSIONS_HELP)]
+    Suppressions(SuppressionsArgs),
+}
+
+const SUPPRESSIONS_HELP: &str = "\
+Each [[suppress]] entry of the config file silences the alerts it matches (rule,
+actor and ip, all that are given) until its `until`, for its `reason`. Expired
+entries are ignored by detect (which says so on stderr) and listed here with --all.
+
+Columns: #, status (active or expired), until, rule, actor, ip, by, reason.
+--format jsonl writes one object per suppression:
+  {\"number\", \"status\", \"until\", \"rule\", \"actor\", \"ip\", \"by\", \"reason\", \"line\"}
+(absent criteria are null). The sinks' secrets are not needed to list them.
+
+Examples:
+  trailguard alerts suppressions --config /etc/trailguard.toml
+  TRAILGUARD_CONFIG=/etc/trailguard.toml trailguard alerts suppressions --all --format jsonl
+
+Exit codes:
+  0  listed (possibly none)
+  2  no config file given, or it cannot be read or is invalid";
+
+#[derive(Args, Debug)]
+pub struct SuppressionsArgs {
+    /// The config file (TOML; see examples/trailguard.toml).
+    #[arg(long, value_name = "FILE", env = "TRAILGUARD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Also list expired suppressions.
+    #[arg(long)]
+    pub all: bool,
+    /// Output format [default: table on a terminal, jsonl otherwise].
+    #[arg(long, value_enum)]
+    pub format: Option<ListFormat>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListFormat {
+    /// Aligned columns for a person at a terminal.
+    Table,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+const WATCH_EXAMPLES: &str = "\
+How it runs:
+  A folder is polled every --poll; a file is read once it has not changed for one poll
+  (so half-written files are never read), and again if it changes later. With `-`,
+  JSON Lines (CloudTrail records or EventBridge events) are read from standard input
+  and matched in batches at least every --batch. Each batch is judged against the
+  same state, so stateful rules (first use of a key from a new address, bursts,
+  created keys used elsewhere) work across batches; give --state to keep that state
+  (and the alerts already sent) across restarts.
+
+  An incident (rule + access key) is alerted when it starts; more of it within
+  --window is folded in, a higher severity is alerted at once, and when the window
+  closes with more events than were alerted, one update gives the totals.
+
+  SIGTERM or SIGINT (Ctrl-C) stops cleanly: the current batch is finished and its
+  alerts delivered, open incidents are closed, the state is saved.
+
+Examples:
+  trailguard watch /var/log/cloudtrail --state /var/lib/trailguard/state.db --sink discord
+  aws s3 sync s3://my-trail-bucket/AWSLogs ./AWSLogs   # in a loop elsewhere; then:
+  trailguard watch ./AWSLogs --state state.db --metrics 127.0.0.1:9464
+  my-eventbridge-forwarder | trailguard watch - --sink slack --min-severity high";
+
+#[derive(Args, Debug)]
+pub struct WatchArgs {
+    /// Folder to follow, or - for JSON Lines on standard input.
+    #[arg(value_name = "DIR|-")]
+    pub source: String,
+    #[command(flatten)]
+    pub rule_set: RulesArgs,
+    /// Also read the files already in the folder when starting (else only new ones).
+    #[arg(long)]
+    pub from_start: bool,
+    /// How often to look for new files (e.g. 500ms, 2s, 1m).
+    #[arg(long, value_name = "DURATION", default_value = "2s")]
+    pub poll: String,
+    /// With `-`: match what arrived at least this often (e.g. 200ms, 1s).
+    #[arg(long, value_name = "DURATION", default_value = "1s")]
+    pub batch: String,
+    /// Output format of the alerts on stdout [default: table on a terminal, jsonl otherwise].
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Report only alerts of this severity or above.
+    #[arg(long, value_name = "LEVEL", default_value = "info")]
+    pub min_severity: String,
+    /// Deliver alerts: discord[=URL], slack[=URL], webhook[=URL] or jsonl=PATH.
+    /// Repeatable; added to the sinks of --config.
+    #[arg(long, value_name = "KIND=TARGET")]
+    pub sink: Vec<String>,
+    /// Sinks, routes, digests and suppressions from this TOML file (see
+    /// examples/trailguard.toml); --sink adds sinks that take every alert.
+    #[arg(long, value_name = "FILE", env = "TRAILGUARD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Fold events of the same rule and access key within this many minutes into one incident.
+    #[arg(long, value_name = "MINUTES", default_value_t = 60)]
+    pub window: u32,
+    /// Keep what stateful rules learn, and the alerts already sent, in this SQLite file
+    /// (created if missing), so that a restart carries on where it stopped.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9464), path /metrics.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<String>,
+    /// No summary lines on stderr (errors are still reported).
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 const DETECT_EXAMPLES: &str = "\
@@ -62,6 +192,7 @@ Examples:
   aws cloudtrail lookup-events --max-results 50 | trailguard detect -
   trailguard detect --format jsonl ./logs > alerts.jsonl
   DISCORD_WEBHOOK_URL=... trailguard detect --sink discord ./logs
+  trailguard detect --config /etc/trailguard.toml ./logs   # routes, digests, suppressions
   trailguard detect --fail-on critical ./logs || page-the-on-call
   trailguard detect --state trailguard.db ./AWSLogs/.../2025/09/17/   # hourly, new files only
   trailguard detect --state tg.db --sink discord --delivery-timeout 5m ./logs
@@ -75,29 +206,44 @@ State (--state FILE):
   every hour on the new files behaves like one long run, and an alert is reported
   once. The state is saved once the alerts are written and recorded in the
   outbox (before they are sent): after a failure before that, run again on the
-  same files. Two runs on one file
-  take turns (the second waits up to 5 minutes). A file that is not a trailguard
-  state file, or is damaged, is refused (exit 2) and left as it is.
+  same files. Two runs on one file take turns (the second waits up to 5 minutes).
+  A file that is not a trailguard state file, or is damaged, is refused (exit 2)
+  and left as it is.
 
 Sinks (--sink, repeatable):
   discord[=URL]   one Discord message per alert; the URL defaults to $DISCORD_WEBHOOK_URL.
                   Prefer the environment: a URL on the command line shows in `ps`.
+  slack[=URL]     one Slack message per alert; the URL defaults to $SLACK_WEBHOOK_URL.
+  webhook[=URL]   POST each alert's JSON; the URL defaults to $TRAILGUARD_WEBHOOK_URL,
+                  signed with $TRAILGUARD_WEBHOOK_SECRET (unsigned, with a warning, without).
   jsonl=PATH      append one alert JSON object per line to PATH.
+
+Config file (--config FILE, or $TRAILGUARD_CONFIG; see examples/trailguard.toml):
+  [[sink]] entries with routes (min_severity, rules, exclude_rules, tags) and digests
+  (more than N alerts within a window to one sink become one summary message),
+  [[suppress]] entries (rule, actor, ip; a reason and an end date, always) and
+  [delivery]. Secrets come from the environment (url_env, secret_env) or the file
+  (which should then be readable by its owner only). Precedence: --min-severity
+  filters first (what is reported at all); --sink adds sinks that take every
+  reported alert, without digest, after the file's (a name used twice is an error);
+  suppressions apply to every sink and to standard output, and are counted on stderr.
 
 Delivery (never lose an alert):
   Every alert is recorded in an outbox before anything is sent: in the --state file
   (with the state, in one commit), or in memory without --state. Each sink gets each
-  alert at least once: failures are retried with growing pauses (1 s doubling up to
-  10 min, randomised; a wait the service asks for is honoured), one sink never waits
-  for another, a refusal that retrying cannot fix (HTTP 400) is reported at once,
-  and an alert not delivered within --expire-after is reported as expired. The run
-  stops delivering after --delivery-timeout; with --state what is left stays pending
-  in FILE and is sent by the next run with the same --sink, or now with
-  `trailguard alerts retry --all --state FILE --sink ...`. Without --state it is
-  lost when the run ends (it was printed). An alert is sent twice only if the run
-  dies between a service confirming it and the outbox recording that: receivers
-  deduplicate on the alert id. Secrets are never stored: the outbox names sinks
-  (discord, jsonl:PATH), not their URLs.
+  alert (or the digest folding it) at least once: failures are retried with growing
+  pauses (1 s doubling up to 10 min, randomised; a wait the service asks for is
+  honoured), one sink never waits for another, a refusal that retrying cannot fix
+  (HTTP 400) is reported at once, and an alert not delivered within --expire-after
+  ([delivery] expiry in the config file; 24 h by default) is reported as expired.
+  The run stops delivering after --delivery-timeout; with --state what is left
+  stays pending in FILE and is sent by the next run with the same sinks, or now
+  with `trailguard alerts retry --all --state FILE --sink ...`. Without --state it
+  is lost when the run ends (it was printed). An alert is sent twice only if the
+  run dies between a service confirming it and the outbox recording that:
+  receivers deduplicate on the alert id. Secrets are never stored: the outbox
+  names sinks (discord, slack, webhook, jsonl:PATH, a config sink's name), not
+  their URLs.
 
 Exit codes:
   0  ran clean (alerts may have been raised; none at or above --fail-on)
@@ -128,9 +274,14 @@ pub struct DetectArgs {
     /// Exit with 1 when an alert of this severity or above is raised.
     #[arg(long, value_name = "LEVEL")]
     pub fail_on: Option<String>,
-    /// Deliver alerts: discord[=URL] or jsonl=PATH. Repeatable. See "Delivery" below.
+    /// Deliver alerts: discord[=URL], slack[=URL], webhook[=URL] or jsonl=PATH.
+    /// Repeatable; added to the sinks of --config.
     #[arg(long, value_name = "KIND=TARGET")]
     pub sink: Vec<String>,
+    /// Sinks, routes, digests and suppressions from this TOML file (see
+    /// examples/trailguard.toml).
+    #[arg(long, value_name = "FILE", env = "TRAILGUARD_CONFIG")]
+    pub config: Option<PathBuf>,
     /// Fold events of the same rule and access key within this many minutes into one alert.
     #[arg(long, value_name = "MINUTES", default_value_t = 60)]
     pub window: u32,
@@ -153,23 +304,9 @@ pub struct DeliveryArgs {
     #[arg(long, value_name = "DURATION", default_value = "60s")]
     pub delivery_timeout: String,
     /// Give up on an alert still undelivered this long after it was recorded, and
-    /// report it as expired.
-    #[arg(long, value_name = "DURATION", default_value = "24h")]
-    pub expire_after: String,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum AlertsCommand {
-    /// List the alerts in the outbox, newest first, with where each was delivered.
-    #[command(after_long_help = ALERTS_LIST_HELP)]
-    List(AlertsListArgs),
-    /// Show one alert (its JSON) and the history of its deliveries.
-    #[command(after_long_help = ALERTS_SHOW_HELP)]
-    Show(AlertsShowArgs),
-    /// Queue alerts again and deliver them now: failed, expired or pending ones
-    /// (--all), or the alerts named (sent again even if delivered).
-    #[command(after_long_help = ALERTS_RETRY_HELP)]
-    Retry(AlertsRetryArgs),
+    /// report it as expired [default: the config file's [delivery] expiry, else 24h].
+    #[arg(long, value_name = "DURATION")]
+    pub expire_after: Option<String>,
 }
 
 const ALERTS_LIST_HELP: &str = "\
@@ -202,20 +339,22 @@ Exit codes:
      cannot be used";
 
 const ALERTS_RETRY_HELP: &str = "\
-Sinks are given again (--sink, as for detect): the outbox names sinks but never
-stores their URLs. With --all, every delivery to those sinks that is not delivered
+Sinks are given again (--sink and/or --config, as for detect): the outbox names
+sinks (discord, slack, webhook, jsonl:PATH, a config file's sink names) but never
+stores their URLs or secrets. With --all, every delivery to those sinks that is not delivered
 (pending, failed, expired) is queued again with a fresh expiry; with IDs, those
 alerts are sent to each --sink whatever their state (a replay: receivers that
 deduplicate on the alert id ignore a copy), including sinks they never had.
 
 Examples:
   DISCORD_WEBHOOK_URL=... trailguard alerts retry --all --state tg.db --sink discord
+  trailguard alerts retry --all --state tg.db --config /etc/trailguard.toml
   trailguard alerts retry 3f9a2c --state tg.db --sink jsonl=replay.jsonl
 
 Exit codes:
   0  everything queued was delivered (or there was nothing to retry)
-  2  bad usage, no such alert, the --state file cannot be used, or an alert could
-     not be delivered (reported on stderr; it stays in the outbox)";
+  2  bad usage (no sink given), no such alert, the --state file cannot be used, or
+     an alert could not be delivered (reported on stderr; it stays in the outbox)";
 
 #[derive(Args, Debug)]
 pub struct AlertsListArgs {
@@ -225,7 +364,7 @@ pub struct AlertsListArgs {
     /// Only alerts with a delivery in this state.
     #[arg(long, value_enum)]
     pub status: Option<DeliveryStatus>,
-    /// Only alerts with a delivery to this sink (discord, jsonl:PATH).
+    /// Only alerts with a delivery to this sink (discord, jsonl:PATH, a config sink's name).
     #[arg(long, value_name = "NAME")]
     pub sink: Option<String>,
     /// At most this many alerts (the newest).
@@ -242,14 +381,6 @@ pub enum DeliveryStatus {
     Delivered,
     Failed,
     Expired,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ListFormat {
-    /// Aligned columns for a person at a terminal.
-    Table,
-    /// One JSON object per alert and line.
-    Jsonl,
 }
 
 #[derive(Args, Debug)]
@@ -285,9 +416,13 @@ pub struct AlertsRetryArgs {
     /// The state file of detect --state.
     #[arg(long, value_name = "FILE")]
     pub state: PathBuf,
-    /// Deliver to: discord[=URL] or jsonl=PATH. Repeatable; at least one.
-    #[arg(long, value_name = "KIND=TARGET", required = true)]
+    /// Deliver to: discord[=URL], slack[=URL], webhook[=URL] or jsonl=PATH.
+    /// Repeatable; added to the sinks of --config.
+    #[arg(long, value_name = "KIND=TARGET")]
     pub sink: Vec<String>,
+    /// The sinks of this TOML file, by the names their deliveries were recorded under.
+    #[arg(long, value_name = "FILE", env = "TRAILGUARD_CONFIG")]
+    pub config: Option<PathBuf>,
     #[command(flatten)]
     pub delivery: DeliveryArgs,
     /// No summary on stderr (errors are still reported).
@@ -343,6 +478,10 @@ pub struct DemoArgs {
     /// Output format [default: table on a terminal, jsonl otherwise].
     #[arg(long, value_enum)]
     pub format: Option<Format>,
+    /// Deliver the demo's alerts as this config file says (sinks, routes, digests,
+    /// suppressions) instead of to $DISCORD_WEBHOOK_URL.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -3,13 +3,14 @@
 //! delivered is named on stderr, never dropped silently.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{anyhow, Result};
 use trailguard_core::rule::parse_duration;
+use trailguard_io::config::Config;
 use trailguard_io::outbox::{
-    system_now_ms, Delivery, DeliveryConfig, DeliveryEvent, NamedSink, Outbox,
+    system_now_ms, Delivery, DeliveryConfig, DeliveryEvent, MessageKind, NamedSink, Outbox,
 };
 
 use crate::args::DeliveryArgs;
@@ -34,15 +35,28 @@ impl Default for DeliveryOptions {
 }
 
 impl DeliveryOptions {
-    pub fn from_args(a: &DeliveryArgs) -> Result<DeliveryOptions> {
+    /// `--delivery-timeout`, and `--expire-after` or else the config file's `[delivery]
+    /// expiry` (24 h by default).
+    pub fn from_args(a: &DeliveryArgs, config: &Config) -> Result<DeliveryOptions> {
         let duration = |flag: &str, v: &str| -> Result<Duration> {
             let ms = parse_duration(v).map_err(|e| anyhow!("--{flag}: {e}"))?;
             Ok(Duration::from_millis(ms as u64))
         };
         Ok(DeliveryOptions {
             timeout: duration("delivery-timeout", &a.delivery_timeout)?,
-            expiry: duration("expire-after", &a.expire_after)?,
+            expiry: match &a.expire_after {
+                Some(v) => duration("expire-after", v)?,
+                None => DeliveryOptions::for_config(config).expiry,
+            },
         })
+    }
+
+    /// The defaults, with the config file's `[delivery] expiry`.
+    pub fn for_config(config: &Config) -> DeliveryOptions {
+        DeliveryOptions {
+            expiry: Duration::from_millis(config.delivery.expiry_ms.max(1) as u64),
+            ..DeliveryOptions::default()
+        }
     }
 }
 
@@ -61,16 +75,48 @@ impl Undelivered {
     }
 }
 
+/// What a delivery run did.
+#[derive(Debug, Default)]
+pub struct Delivered {
+    pub undelivered: Undelivered,
+    /// Messages delivered, with their kind and id.
+    pub messages: Vec<(MessageKind, String)>,
+    /// `discord 3 delivered; jsonl:a.jsonl 2 delivered, 1 pending`.
+    pub line: String,
+}
+
+impl Delivered {
+    /// Messages delivered; digests among them; alerts those digests folded (as
+    /// `folded_by` counts them, for the digests it knows).
+    pub fn sent(&self, folded_by: impl Fn(&str) -> usize) -> crate::sinks::Sent {
+        let digests: Vec<&String> = self
+            .messages
+            .iter()
+            .filter(|(k, _)| *k == MessageKind::Digest)
+            .map(|(_, id)| id)
+            .collect();
+        crate::sinks::Sent {
+            messages: self.messages.len(),
+            digests: digests.len(),
+            folded: digests.iter().map(|id| folded_by(id)).sum(),
+        }
+    }
+}
+
 /// Delivers what `outbox` has pending for `sinks` until nothing is left, or the
 /// timeout. First marks (and reports) every delivery past its expiry, whichever its
-/// sink.
+/// sink. Failures, expiries and (unless `quiet`) retries are reported on stderr as
+/// they happen; the per-sink line is printed when something is left undelivered, or
+/// when `summarize`.
 pub fn deliver(
     mut outbox: Outbox,
     sinks: Vec<NamedSink>,
     options: &DeliveryOptions,
     quiet: bool,
-) -> Result<Undelivered> {
-    let mut left = Undelivered::default();
+    summarize: bool,
+) -> Result<Delivered> {
+    let mut done = Delivered::default();
+    let left = &mut done.undelivered;
     let state = outbox.path().map(Path::to_owned);
     for ended in outbox.expire(None, system_now_ms())? {
         report(&DeliveryEvent::Expired(ended), quiet);
@@ -88,16 +134,25 @@ pub fn deliver(
                 );
             }
         }
-        return Ok(left);
+        return Ok(done);
     }
     let names: Vec<String> = sinks.iter().map(|s| s.name.clone()).collect();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let messages: Arc<Mutex<Vec<(MessageKind, String)>>> = Arc::default();
+    let seen = Arc::clone(&messages);
     let config = DeliveryConfig {
         expiry: options.expiry,
         stop_when_idle: true,
-        on_event: Some(Arc::new(move |e: &DeliveryEvent| report(e, quiet))),
+        on_event: Some(Arc::new(move |e: &DeliveryEvent| {
+            if let DeliveryEvent::Delivered { kind, alert_id, .. } = e {
+                seen.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push((*kind, alert_id.clone()));
+            }
+            report(e, quiet)
+        })),
         ..DeliveryConfig::default()
     };
     let (report, shared) = runtime.block_on(async {
@@ -108,6 +163,8 @@ pub fn deliver(
             shared,
         )
     });
+    done.messages = std::mem::take(&mut *messages.lock().unwrap_or_else(|p| p.into_inner()));
+    let left = &mut done.undelivered;
     let counts = shared.lock().unwrap_or_else(|p| p.into_inner()).counts()?;
     let total = report.total();
     left.failed += total.failed_permanent;
@@ -120,33 +177,35 @@ pub fn deliver(
             pending_by_sink.push(format!("{name}: {pending}"));
         }
     }
-    if !quiet || left.any() {
-        let per_sink: Vec<String> = names
-            .iter()
-            .map(|name| {
-                let run = report.sinks.get(name).copied().unwrap_or_default();
-                let pending = counts.get(name).map_or(0, |c| c.pending);
-                let mut parts = vec![format!("{} delivered", run.delivered)];
-                for (n, word) in [
-                    (run.failed_permanent, "failed"),
-                    (run.expired, "expired"),
-                    (pending, "pending"),
-                ] {
-                    if n > 0 {
-                        parts.push(format!("{n} {word}"));
-                    }
+    let per_sink: Vec<String> = names
+        .iter()
+        .map(|name| {
+            let run = report.sinks.get(name).copied().unwrap_or_default();
+            let pending = counts.get(name).map_or(0, |c| c.pending);
+            let mut parts = vec![format!("{} delivered", run.delivered)];
+            for (n, word) in [
+                (run.failed_permanent, "failed"),
+                (run.expired, "expired"),
+                (pending, "pending"),
+            ] {
+                if n > 0 {
+                    parts.push(format!("{n} {word}"));
                 }
-                format!("{name} {}", parts.join(", "))
-            })
-            .collect();
-        eprintln!("trailguard: delivery: {}", per_sink.join("; "));
+            }
+            format!("{name} {}", parts.join(", "))
+        })
+        .collect();
+    done.line = format!("trailguard: delivery: {}", per_sink.join("; "));
+    let left = done.undelivered;
+    if (summarize && !quiet) || left.any() {
+        eprintln!("{}", done.line);
     }
     if left.pending > 0 {
         match &state {
             Some(path) => eprintln!(
                 "note: {} deliveries still pending after {} ({}) are kept in {}: the next \
-                 run with the same --sink sends them, or now: trailguard alerts retry --all \
-                 --state {} --sink ...",
+                 run with the same sinks sends them, or now: trailguard alerts retry --all \
+                 --state {} --sink ... (or --config FILE)",
                 left.pending,
                 human(options.timeout),
                 pending_by_sink.join(", "),
@@ -163,7 +222,7 @@ pub fn deliver(
             ),
         }
     }
-    Ok(left)
+    Ok(done)
 }
 
 /// One stderr line per event a person must know about; retries are warnings
@@ -230,17 +289,33 @@ mod tests {
 
     #[test]
     fn options_and_durations() {
-        let o = DeliveryOptions::from_args(&DeliveryArgs {
-            delivery_timeout: "90s".into(),
-            expire_after: "2d".into(),
-        })
+        let config = Config::empty();
+        let o = DeliveryOptions::from_args(
+            &DeliveryArgs {
+                delivery_timeout: "90s".into(),
+                expire_after: Some("2d".into()),
+            },
+            &config,
+        )
         .unwrap();
         assert_eq!(o.timeout, Duration::from_secs(90));
         assert_eq!(o.expiry, Duration::from_secs(2 * 86_400));
-        let e = DeliveryOptions::from_args(&DeliveryArgs {
-            delivery_timeout: "soon".into(),
-            expire_after: "24h".into(),
-        })
+        let o = DeliveryOptions::from_args(
+            &DeliveryArgs {
+                delivery_timeout: "60s".into(),
+                expire_after: None,
+            },
+            &config,
+        )
+        .unwrap();
+        assert_eq!(o.expiry, Duration::from_secs(86_400), "[delivery] expiry");
+        let e = DeliveryOptions::from_args(
+            &DeliveryArgs {
+                delivery_timeout: "soon".into(),
+                expire_after: None,
+            },
+            &config,
+        )
         .unwrap_err()
         .to_string();
         assert!(e.starts_with("--delivery-timeout: "), "{e}");

@@ -10,7 +10,7 @@ use trailguard_io::reader::Input;
 use crate::args::DemoArgs;
 use crate::detect::{default_format, execute, DetectConfig};
 use crate::rules_cmd::{load_rule_set, RuleSources};
-use crate::sinks::SinkSpec;
+use crate::sinks::{run_config, SinkSpec};
 
 include!(concat!(env!("OUT_DIR"), "/incident.rs"));
 
@@ -34,10 +34,13 @@ pub fn run(args: DemoArgs) -> Result<u8> {
          (a t2.micro refused, a t3.micro started), among a day of ordinary activity.\n"
     );
     let mut sinks = Vec::new();
-    if std::env::var_os("DISCORD_WEBHOOK_URL").is_some() {
+    if args.config.is_some() {
+        eprintln!("--config: the alerts are delivered as the config file says.\n");
+    } else if std::env::var_os("DISCORD_WEBHOOK_URL").is_some() {
         eprintln!("DISCORD_WEBHOOK_URL is set: the alerts are posted to Discord too.\n");
         sinks.push(SinkSpec::parse("discord")?);
     }
+    let routing = run_config(args.config.as_deref(), sinks, false)?;
     let config = DetectConfig {
         inputs: vec![Input::Path(dir.path().join("AWSLogs"))],
         rules: load_rule_set(RuleSources {
@@ -51,7 +54,7 @@ pub fn run(args: DemoArgs) -> Result<u8> {
         format: args.format.unwrap_or_else(default_format),
         min_severity: Severity::Info,
         fail_on: None,
-        sinks,
+        routing,
         window_ms: trailguard_core::fold::DEFAULT_WINDOW_MS,
         state: None,
         delivery: Default::default(),

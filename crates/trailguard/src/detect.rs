@@ -2,15 +2,14 @@
 
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
-use trailguard_core::correlate::Collector;
-use trailguard_core::fold::fold;
 use trailguard_core::state::{MemoryStore, Store};
-use trailguard_core::{Alert, Engine, Rule, Severity};
-use trailguard_io::outbox::{enqueue_with_state, Outbox};
+use trailguard_core::{Alert, Rule, Severity};
+use trailguard_io::config::Config;
+use trailguard_io::outbox::{enqueue_digests_with_state, enqueue_with_state, Outbox};
 use trailguard_io::reader::{read_events, Input, ReadOptions, ReadSummary};
+use trailguard_io::redact::redact_alerts;
 use trailguard_io::render;
 use trailguard_io::state::SqliteStore;
 
@@ -19,7 +18,9 @@ use crate::delivery::{deliver, DeliveryOptions};
 use crate::exit;
 use crate::progress::BarProgress;
 use crate::rules_cmd::{self, load_rule_set, RuleSources};
-use crate::sinks::{build_all, SinkSpec};
+pub use crate::scanner::Outcome;
+use crate::scanner::Scanner;
+use crate::sinks::{build_sinks, fold, route, run_config, Routed, Sent, SinkSpec};
 use crate::time_arg::{now_ms, parse_time_arg};
 
 /// `detect`'s arguments, validated.
@@ -31,10 +32,13 @@ pub struct DetectConfig {
     pub format: Format,
     pub min_severity: Severity,
     pub fail_on: Option<Severity>,
-    pub sinks: Vec<SinkSpec>,
+    /// Sinks (`--config` and `--sink`), their routes and digests, and the
+    /// suppressions.
+    pub routing: Config,
     pub window_ms: i64,
     /// `--state FILE`: the SQLite state kept between runs (else one run's memory).
     pub state: Option<PathBuf>,
+    /// `--delivery-timeout`, and the expiry of undelivered alerts.
     pub delivery: DeliveryOptions,
     pub quiet: bool,
 }
@@ -75,6 +79,15 @@ impl DetectConfig {
                 }
             })
             .collect();
+        let routing = run_config(
+            a.config.as_deref(),
+            a.sink
+                .iter()
+                .map(|s| SinkSpec::parse(s))
+                .collect::<Result<_>>()?,
+            a.quiet,
+        )?;
+        let delivery = DeliveryOptions::from_args(&a.delivery, &routing)?;
         Ok(DetectConfig {
             inputs,
             rules: {
@@ -93,14 +106,10 @@ impl DetectConfig {
                 .as_deref()
                 .map(|v| severity("fail-on", v))
                 .transpose()?,
-            sinks: a
-                .sink
-                .iter()
-                .map(|s| SinkSpec::parse(s))
-                .collect::<Result<_>>()?,
+            routing,
             window_ms: i64::from(a.window) * 60_000,
             state: a.state,
-            delivery: DeliveryOptions::from_args(&a.delivery)?,
+            delivery,
             quiet: a.quiet,
         })
     }
@@ -118,15 +127,6 @@ pub fn default_format() -> Format {
 pub fn run(args: DetectArgs) -> Result<u8> {
     let config = DetectConfig::from_args(args)?;
     execute(&config)
-}
-
-/// What a detection run produced.
-pub struct Outcome {
-    /// The alerts to report: new ones only, when the state remembers earlier runs.
-    pub alerts: Vec<Alert>,
-    /// Alerts left out because an earlier run (same `--state`) reported them.
-    pub already_reported: usize,
-    pub summary: ReadSummary,
 }
 
 /// The state the judging pass runs against: the `--state` file, or memory.
@@ -155,140 +155,133 @@ pub fn open_store(config: &DetectConfig) -> Result<StateStore> {
 /// Reads every input in parallel, matches each event once, judges the stateful rules
 /// against `store` and folds the matches; alerts `store` knows as reported are left
 /// out (and counted). Begins the store's unit of work; the caller commits it once
-/// the alerts have been written and delivered.
+/// the alerts have been written and recorded in the outbox.
 pub fn scan(config: &DetectConfig, store: &mut dyn Store) -> Result<Outcome> {
-    let engine = Engine::new(config.rules.clone());
-    // One collector for all reading threads: what it keeps of a stateful rule's matches
-    // depends on how many it has seen, across all files.
-    let collected = Mutex::new(Collector::new());
-    // A plain rule whose highest severity, even raised a level by context, stays below
-    // --min-severity cannot be reported: its matches are not collected at all.
-    let reportable: Vec<bool> = engine
-        .rules()
-        .iter()
-        .map(|r| r.stateful.is_some() || r.max_severity().raised() >= config.min_severity)
-        .collect();
+    let scanner = Scanner::new(config.rules.clone(), config.min_severity, config.window_ms);
     let show_progress = !config.quiet && io::stderr().is_terminal();
     let progress = BarProgress::new(show_progress);
-    let (since, until) = (config.since_ms, config.until_ms);
-    let summary = read_events(
-        &config.inputs,
-        &ReadOptions::default(),
-        &progress,
-        |event| {
-            if since.is_some() || until.is_some() {
-                let Some(t) = event.time_millis() else { return };
-                if since.is_some_and(|s| t < s) || until.is_some_and(|u| t >= u) {
-                    return;
-                }
-            }
-            let mut guard = None;
-            let id = event.event_id().unwrap_or("");
-            engine.each_match(event, |m| {
-                if !reportable[m.rule] {
-                    return;
-                }
-                let c = guard
-                    .get_or_insert_with(|| collected.lock().unwrap_or_else(|p| p.into_inner()));
-                c.offer(m, id, engine.rules(), |m| engine.detection(m, event));
-            });
-        },
+    let outcome = scanner.scan(
+        |on_event| read_events(&config.inputs, &ReadOptions::default(), &progress, on_event),
+        (config.since_ms, config.until_ms),
+        store,
     );
     progress.finish();
-    let collected = collected.into_inner().unwrap_or_else(|p| p.into_inner());
-    // Stateful rules are judged in event-time order, after every file is read.
-    store.begin()?;
-    let detections = collected.judge(engine.rules(), store)?;
-    let mut alerts = fold(detections, engine.rules(), config.window_ms);
-    alerts.retain(|a| a.rule.severity >= config.min_severity);
-    let mut fresh = Vec::with_capacity(alerts.len());
-    let mut already_reported = 0;
-    for alert in alerts {
-        if store.alert_seen(&alert.id)? {
-            already_reported += 1;
-        } else {
-            fresh.push(alert);
-        }
-    }
-    Ok(Outcome {
-        alerts: fresh,
-        already_reported,
-        summary,
-    })
+    outcome
 }
 
 /// One run: scan, report, record the alerts in the outbox (with the state, in one
 /// commit), then deliver. A run that fails before the commit (stdout cannot be
 /// written, nothing could be read) saves nothing, so running it again on the same
 /// files is a retry; after the commit, what is not delivered stays in the outbox.
+/// Secrets are redacted from every alert first; then alerts are routed (suppressed
+/// ones leave the report and the sinks, and are counted) and bursts to a sink folded
+/// into digests.
 pub fn execute(config: &DetectConfig) -> Result<u8> {
-    let sinks = build_all(&config.sinks)?;
+    let sinks = build_sinks(&config.routing)?;
     let mut store = open_store(config)?;
     // The outbox's tables are made before the judging pass holds the file.
     let outbox = config.state.as_deref().map(Outbox::open).transpose()?;
-    let outcome = scan(config, store.as_store())?;
+    let mut outcome = scan(config, store.as_store())?;
     report_read_errors(&outcome.summary);
-    write_alerts(config.format, &outcome.alerts)?;
+    redact_alerts(&mut outcome.alerts);
+    let now = now_ms();
+    let mut routed = route(&config.routing, std::mem::take(&mut outcome.alerts), now);
+    outcome.suppressed = routed.suppressed.len();
+    write_alerts(config.format, &routed.alerts)?;
     if !config.quiet {
-        eprintln!("{}", summary_line(&outcome));
+        report_suppressed(&config.routing, &routed);
     }
     if outcome.summary.nothing_read() {
+        if !config.quiet {
+            outcome.alerts = std::mem::take(&mut routed.alerts);
+            eprintln!("{}", summary_line(&outcome, None));
+        }
         eprintln!("error: no input could be read");
         return Ok(exit::ERROR);
     }
-    if sinks.is_empty() && config.state.is_none() {
-        // Nothing to deliver and nothing to keep.
-        return Ok(fail_on_code(config, &outcome.alerts));
-    }
-    let names: Vec<String> = sinks.iter().map(|s| s.name.clone()).collect();
-    let route = move |_: &Alert| names.clone();
-    let (now, expiry) = (now_ms(), config.delivery.expiry);
-    let mut recorded = true;
-    let outbox = match (store, outbox) {
-        (StateStore::File(mut store), Some(outbox)) => {
-            let saved = enqueue_with_state(&mut store, &outcome.alerts, &route, now, expiry)
-                .map_err(anyhow::Error::from)
-                .and_then(|_| store.commit().map_err(anyhow::Error::from));
-            match saved {
-                Ok(()) => outbox,
-                Err(e) => {
-                    // The alerts still go out, from memory: a person learns of them
-                    // now, and the next run (the state was not saved) reports them again.
-                    recorded = false;
-                    drop(store);
-                    eprintln!("error: {e:#}");
-                    eprintln!(
-                        "error: the state in {} was not updated: this run's alerts are                          delivered from memory; run again on the same files once it is fixed",
-                        outbox.location()
-                    );
-                    let mut memory = Outbox::in_memory()?;
-                    memory.enqueue(&outcome.alerts, &route, now, expiry)?;
-                    memory
-                }
-            }
-        }
-        _ => {
-            let mut memory = Outbox::in_memory()?;
-            memory.enqueue(&outcome.alerts, &route, now, expiry)?;
-            memory
-        }
+    let (recorded, queued, outbox) = record(config, store, outbox, &routed, now)?;
+    outcome.alerts = std::mem::take(&mut routed.alerts);
+    let delivered = if sinks.is_empty() && config.state.is_none() {
+        None
+    } else {
+        Some(deliver(
+            outbox,
+            sinks,
+            &config.delivery,
+            config.quiet,
+            false,
+        )?)
     };
-    let undelivered = deliver(outbox, sinks, &config.delivery, config.quiet)?;
-    if !recorded || undelivered.any() {
+    if !config.quiet {
+        let folded = |id: &str| {
+            queued
+                .digests
+                .iter()
+                .find(|d| d.id == id)
+                .map_or(0, |d| d.count)
+        };
+        let sent = delivered
+            .as_ref()
+            .filter(|_| !config.routing.sinks.is_empty())
+            .map(|d| d.sent(folded));
+        eprintln!("{}", summary_line(&outcome, sent.as_ref()));
+    }
+    if !recorded || delivered.is_some_and(|d| d.undelivered.any()) {
         return Ok(exit::ERROR);
     }
-    Ok(fail_on_code(config, &outcome.alerts))
-}
-
-/// 1 when an alert is at or above `--fail-on`, else 0.
-fn fail_on_code(config: &DetectConfig, alerts: &[Alert]) -> u8 {
     let failing = config
         .fail_on
-        .is_some_and(|level| alerts.iter().any(|a| a.rule.severity >= level));
-    if failing {
-        exit::ALERTS
-    } else {
-        exit::OK
+        .is_some_and(|level| outcome.alerts.iter().any(|a| a.rule.severity >= level));
+    Ok(if failing { exit::ALERTS } else { exit::OK })
+}
+
+/// Queues the run's alerts and digests in the outbox: with `--state`, inside the
+/// state's unit of work, then commits both; else in memory. When the state file
+/// cannot be written (a full disk), says so, queues in memory so the alerts still go
+/// out now, and returns `false`: the state is not saved, the next run reports them
+/// again.
+fn record(
+    config: &DetectConfig,
+    store: StateStore,
+    outbox: Option<Outbox>,
+    routed: &Routed,
+    now: i64,
+) -> Result<(bool, crate::sinks::Queued, Outbox)> {
+    let queued = fold(&config.routing, routed, now);
+    let expiry = config.delivery.expiry;
+    let in_memory = |queued: &crate::sinks::Queued| -> Result<Outbox> {
+        let mut memory = Outbox::in_memory()?;
+        memory.enqueue(&routed.alerts, &|a| queued.sinks_of(a), now, expiry)?;
+        memory.enqueue_digests(&queued.digests, now, expiry)?;
+        Ok(memory)
+    };
+    let (StateStore::File(mut store), Some(outbox)) = (store, outbox) else {
+        let memory = in_memory(&queued)?;
+        return Ok((true, queued, memory));
+    };
+    let saved = enqueue_with_state(
+        &mut store,
+        &routed.alerts,
+        &|a| queued.sinks_of(a),
+        now,
+        expiry,
+    )
+    .and_then(|_| enqueue_digests_with_state(&mut store, &queued.digests, now, expiry))
+    .map_err(anyhow::Error::from)
+    .and_then(|_| store.commit().map_err(anyhow::Error::from));
+    match saved {
+        Ok(()) => Ok((true, queued, outbox)),
+        Err(e) => {
+            drop(store);
+            eprintln!("error: {e:#}");
+            eprintln!(
+                "error: the state in {} was not updated: this run's alerts are delivered \
+                 from memory; run again on the same files once it is fixed",
+                outbox.location()
+            );
+            let memory = in_memory(&queued)?;
+            Ok((false, queued, memory))
+        }
     }
 }
 
@@ -321,7 +314,22 @@ pub fn report_read_errors(summary: &ReadSummary) {
     }
 }
 
-pub fn summary_line(o: &Outcome) -> String {
+/// One line per suppression that silenced alerts in this run: what, why, until.
+fn report_suppressed(config: &Config, routed: &Routed) {
+    for (s, n) in routed.by_suppression() {
+        let alerts = if n == 1 { "alert" } else { "alerts" };
+        eprintln!(
+            "trailguard: {n} {alerts} suppressed by {} suppress #{} ({}): {} (until {})",
+            config.origin,
+            s.number,
+            s.criteria(),
+            s.reason,
+            s.until()
+        );
+    }
+}
+
+pub fn summary_line(o: &Outcome, sent: Option<&Sent>) -> String {
     let s = &o.summary;
     let mut line = format!(
         "trailguard: {} files, {} events read",
@@ -357,10 +365,33 @@ pub fn summary_line(o: &Outcome) -> String {
     if !by_sev.is_empty() {
         line.push_str(&format!(" ({})", by_sev.join(", ")));
     }
+    match o.suppressed {
+        0 => {}
+        n => line.push_str(&format!("; {n} suppressed")),
+    }
     match o.already_reported {
         0 => {}
         1 => line.push_str("; 1 alert already reported in an earlier run"),
         n => line.push_str(&format!("; {n} alerts already reported in an earlier run")),
+    }
+    if let Some(sent) = sent {
+        let messages = if sent.messages == 1 {
+            "message"
+        } else {
+            "messages"
+        };
+        line.push_str(&format!("; {} {messages} delivered", sent.messages));
+        if sent.digests > 0 {
+            let digests = if sent.digests == 1 {
+                "digest"
+            } else {
+                "digests"
+            };
+            line.push_str(&format!(
+                " ({} {digests} folding {} alerts)",
+                sent.digests, sent.folded
+            ));
+        }
     }
     line
 }

@@ -11,9 +11,11 @@ mod export;
 mod pattern_cmd;
 mod progress;
 mod rules_cmd;
+mod scanner;
 mod simulate;
 mod sinks;
 mod time_arg;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
         Command::Rules(a) => rules_cmd::run(a),
         Command::Simulate(a) => simulate::run(a),
         Command::Pattern(PatternCommand::Test(a)) => pattern_cmd::run(a),
+        Command::Watch(a) => watch::run(a),
         Command::Alerts(a) => alerts_cmd::run(a),
     };
     match result {

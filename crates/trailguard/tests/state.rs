@@ -158,7 +158,7 @@ fn a_sink_that_cannot_work_fails_before_anything_is_saved() {
     let failed = detect(&[&day1], Some(&state), &["--sink", &bad_sink]);
     assert_eq!(failed.code, Some(2), "{}", failed.stderr);
     assert!(
-        failed.stderr.starts_with("error: --sink jsonl:"),
+        failed.stderr.starts_with("error: sink `jsonl:"),
         "{}",
         failed.stderr
     );

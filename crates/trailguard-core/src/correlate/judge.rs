@@ -10,7 +10,8 @@ use crate::time::format_millis;
 
 enum Step {
     Seen(Detection),
-    Mark(usize, String, Mark),
+    /// rule, group key (by number), the mark.
+    Mark(usize, u32, Mark),
     First(Detection),
     Then(Detection),
 }
@@ -43,16 +44,31 @@ pub(super) fn judge(
     for slot in c.plain.into_values() {
         out.extend(slot.finish());
     }
+    let names = c.names;
     let mut steps: Vec<Step> = Vec::new();
-    steps.extend(c.first_seen.into_values().map(Step::Seen));
+    steps.extend(
+        c.first_seen
+            .into_values()
+            .flat_map(|v| v.into_values().map(Step::Seen)),
+    );
     for ((rule, key), marks) in c.marks {
-        steps.extend(marks.into_iter().map(|m| Step::Mark(rule, key.clone(), m)));
+        steps.extend(marks.into_iter().map(|m| Step::Mark(rule, key, m)));
     }
     steps.extend(c.firsts.into_iter().map(Step::First));
     steps.extend(c.thens.into_values().flatten().map(Step::Then));
-    steps.sort_by_key(Step::sort_key);
+    // Sorted by position: a step holding a whole detection is large to move around.
+    let mut order_of: Vec<((i64, u8, u64), u32)> = steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.sort_key(), i as u32))
+        .collect();
+    order_of.sort_unstable();
+    let mut steps: Vec<Option<Step>> = steps.into_iter().map(Some).collect();
+    let steps = order_of
+        .into_iter()
+        .filter_map(move |(_, i)| steps[i as usize].take());
 
-    let mut crossings: BTreeMap<(usize, String, i64), Crossing> = BTreeMap::new();
+    let mut crossings: BTreeMap<(usize, u32, i64), Crossing> = BTreeMap::new();
     // (access key, source IP) -> when the key was first seen from it, past learning.
     let mut fresh: BTreeMap<(String, String), i64> = BTreeMap::new();
     for step in steps {
@@ -77,7 +93,7 @@ pub(super) fn judge(
                     out.push(d);
                 }
             }
-            Step::Mark(rule, key, m) => {
+            Step::Mark(rule, key_id, m) => {
                 let Some(Stateful::Threshold {
                     distinct,
                     at_least,
@@ -87,9 +103,10 @@ pub(super) fn judge(
                 else {
                     continue;
                 };
+                let mut hex = [0u8; 16];
                 let item = if distinct.is_some() {
                     match m.item {
-                        Some(i) => Some(format!("{i:016x}")),
+                        Some(i) => Some(hex_u64(i, &mut hex)),
                         None => continue,
                     }
                 } else {
@@ -97,9 +114,9 @@ pub(super) fn judge(
                 };
                 let w = store.window_add(
                     rules[rule].id(),
-                    &key,
+                    &names[key_id as usize],
                     m.time_ms,
-                    item.as_deref(),
+                    item,
                     *window_ms,
                 )?;
                 let count = if distinct.is_some() {
@@ -109,7 +126,7 @@ pub(super) fn judge(
                 };
                 if count >= *at_least {
                     let bucket = m.time_ms.div_euclid(HOUR_MS);
-                    let c = crossings.entry((rule, key, bucket)).or_insert(Crossing {
+                    let c = crossings.entry((rule, key_id, bucket)).or_insert(Crossing {
                         first_ms: m.time_ms,
                         count,
                     });
@@ -162,7 +179,13 @@ pub(super) fn judge(
     }
 
     let mut samples = c.samples;
-    for ((rule, key, bucket), crossing) in crossings {
+    // Each group's sampled hours, to find a crossing's nearest one without a scan.
+    let mut sampled: crate::FastMap<(usize, u32), Vec<i64>> = Default::default();
+    for &(rule, key, bucket) in samples.keys() {
+        sampled.entry((rule, key)).or_default().push(bucket);
+    }
+    for ((rule, key_id, bucket), crossing) in crossings {
+        let key = &names[key_id as usize];
         let Some(Stateful::Threshold {
             at_least,
             window_ms,
@@ -173,12 +196,14 @@ pub(super) fn judge(
         };
         // The crossing's own hour, else the group's nearest hour with samples (a
         // group's first matches to arrive are not sampled).
-        let slot = samples
-            .keys()
-            .filter(|(r, k, _)| *r == rule && *k == key)
-            .min_by_key(|(_, _, b)| (b - bucket).abs())
-            .cloned();
-        let Some(s) = slot.and_then(|slot| samples.remove(&slot)) else {
+        let nearest = sampled.get(&(rule, key_id)).and_then(|buckets| {
+            buckets
+                .iter()
+                .filter(|b| samples.contains_key(&(rule, key_id, **b)))
+                .min_by_key(|b| ((**b - bucket).abs(), **b))
+                .copied()
+        });
+        let Some(s) = nearest.and_then(|b| samples.remove(&(rule, key_id, b))) else {
             continue;
         };
         let mut kept: Vec<Detection> = s.earliest.into_iter().chain(s.latest).collect();
@@ -251,6 +276,15 @@ fn raise_near_fresh_addresses(
             }
         }
     }
+}
+
+/// `i` as 16 lowercase hex digits, without allocating (one per threshold mark).
+fn hex_u64(i: u64, buf: &mut [u8; 16]) -> &str {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (n, b) in buf.iter_mut().enumerate() {
+        *b = DIGITS[((i >> (60 - 4 * n)) & 0xf) as usize];
+    }
+    std::str::from_utf8(buf).unwrap_or_default()
 }
 
 fn human_duration(ms: i64) -> String {

@@ -17,9 +17,9 @@
 
 mod judge;
 
-use std::collections::HashMap;
+use crate::{FastMap, FastSet};
 
-use crate::engine::{Absorbed, Detection, Match};
+use crate::engine::{Absorbed, Detection, DetectionSource, Match};
 use crate::rule::{Rule, Stage, Stateful};
 use crate::state::{Store, StoreError};
 
@@ -39,16 +39,20 @@ pub struct Collector {
     /// Plain rules' detections by (rule, actor, hour), keyed by a hash of the three
     /// (most slots hold one detection: no key copy): the earliest kept whole, the rest
     /// absorbed (their times, eventIDs, severities and failures only).
-    plain: HashMap<u64, PlainSlot>,
-    first_seen: HashMap<(usize, String, String), Detection>,
-    values_per_key: HashMap<(usize, String), usize>,
-    marks: HashMap<(usize, String), Vec<Mark>>,
+    plain: FastMap<u64, PlainSlot>,
+    /// Group keys (access key ids, principals...) by number, so that the maps below
+    /// hash and copy a number rather than a string for every match.
+    keys: FastMap<String, u32>,
+    names: Vec<String>,
+    /// (rule, key) -> value -> its earliest detection.
+    first_seen: FastMap<(usize, u32), FastMap<String, Detection>>,
+    marks: FastMap<(usize, u32), Vec<Mark>>,
     /// Matches (or distinct items, up to the threshold) per group and window-long slice
     /// of time, to sample only where a crossing could be.
-    hour_counts: HashMap<(usize, String, i64), HourCount>,
-    samples: HashMap<(usize, String, i64), Samples>,
+    hour_counts: FastMap<(usize, u32, i64), HourCount>,
+    samples: FastMap<(usize, u32, i64), Samples>,
     firsts: Vec<Detection>,
-    thens: HashMap<(usize, String), Vec<Detection>>,
+    thens: FastMap<(usize, u32), Vec<Detection>>,
 }
 
 /// One threshold match, as small as it can be: hashes stand in for the eventID (order
@@ -114,7 +118,7 @@ impl PlainSlot {
 #[derive(Debug, Default, Clone)]
 struct HourCount {
     events: u64,
-    items: std::collections::HashSet<u64>,
+    items: FastSet<u64>,
 }
 
 impl HourCount {
@@ -147,10 +151,10 @@ fn order(d: &Detection) -> (i64, &str) {
 }
 
 /// The slot of a plain detection: its rule, actor (group key) and hour, hashed.
-fn plain_slot(d: &Detection) -> u64 {
-    let h = hash(d.group_key());
-    let h = (h ^ d.rule as u64).wrapping_mul(0x0100_0000_01b3);
-    (h ^ d.time_ms.div_euclid(HOUR_MS) as u64).wrapping_mul(0x0100_0000_01b3)
+fn plain_slot(group_key: &str, rule: usize, time_ms: i64) -> u64 {
+    let h = hash(group_key);
+    let h = (h ^ rule as u64).wrapping_mul(0x0100_0000_01b3);
+    (h ^ time_ms.div_euclid(HOUR_MS) as u64).wrapping_mul(0x0100_0000_01b3)
 }
 
 fn hash(s: &str) -> u64 {
@@ -209,40 +213,42 @@ impl Collector {
         m: Match,
         event_id: &str,
         rules: &[Rule],
-        build: impl FnOnce(&Match) -> Detection,
+        source: &dyn DetectionSource,
     ) {
-        let build = || build(&m);
+        let build = || source.detection(&m);
         let Some(stateful) = &rules[m.rule].stateful else {
-            let d = build();
-            self.plain.entry(plain_slot(&d)).or_default().add(d);
+            let slot = plain_slot(source.group_key(), m.rule, m.time_ms);
+            let p = self.plain.entry(slot).or_default();
+            // Past the slot's first detections, only an earlier one is built whole.
+            if p.kept.len() < KEPT_PER_HOUR
+                || p.kept.iter().any(|k| (m.time_ms, event_id) < order(k))
+            {
+                p.add(build());
+            } else {
+                p.absorbed.push(source.absorbed(&m));
+            }
             return;
         };
         // A match without the key it is judged by cannot be judged.
-        let Some(key) = m.observed[0].clone() else {
+        let Some(key) = m.observed[0].as_deref() else {
             return;
         };
+        let key = self.intern(key);
         let at = (m.time_ms, event_id);
         match (stateful, m.stage) {
             (Stateful::FirstSeen { .. }, _) => {
-                let Some(value) = m.observed[1].clone() else {
+                let Some(value) = m.observed[1].as_deref() else {
                     return;
                 };
-                let slot = (m.rule, key, value);
-                match self.first_seen.get(&slot) {
+                let values = self.first_seen.entry((m.rule, key)).or_default();
+                let full = values.len() >= VALUES_PER_KEY;
+                match values.get_mut(value) {
                     Some(old) if order(old) <= at => {}
-                    Some(_) => {
-                        self.first_seen.insert(slot, build());
+                    Some(old) => *old = build(),
+                    None if !full => {
+                        values.insert(value.to_owned(), build());
                     }
-                    None => {
-                        let n = self
-                            .values_per_key
-                            .entry((m.rule, slot.1.clone()))
-                            .or_default();
-                        if *n < VALUES_PER_KEY {
-                            *n += 1;
-                            self.first_seen.insert(slot, build());
-                        }
-                    }
+                    None => {}
                 }
             }
             (
@@ -255,26 +261,22 @@ impl Collector {
                 _,
             ) => {
                 let item = m.observed[1].as_deref().map(hash);
-                self.marks
-                    .entry((m.rule, key.clone()))
-                    .or_default()
-                    .push(Mark {
-                        time_ms: m.time_ms,
-                        event: hash(event_id),
-                        item,
-                    });
+                self.marks.entry((m.rule, key)).or_default().push(Mark {
+                    time_ms: m.time_ms,
+                    event: hash(event_id),
+                    item,
+                });
                 // A window that crosses the threshold lies within one window-long
                 // slice of time and its neighbours: full detections are built only
                 // where a slice and its neighbours hold that many matches (so quiet
                 // groups, such as each role session's few secret reads, cost a mark).
                 let slice = m.time_ms.div_euclid((*window_ms).max(1));
                 let distinct = distinct.is_some();
-                let count = |c: &HashMap<(usize, String, i64), HourCount>, b: i64| {
-                    c.get(&(m.rule, key.clone(), b))
-                        .map_or(0, |h| h.measure(distinct))
+                let count = |c: &FastMap<(usize, u32, i64), HourCount>, b: i64| {
+                    c.get(&(m.rule, key, b)).map_or(0, |h| h.measure(distinct))
                 };
                 self.hour_counts
-                    .entry((m.rule, key.clone(), slice))
+                    .entry((m.rule, key, slice))
                     .or_default()
                     .add(item, *at_least);
                 let near = count(&self.hour_counts, slice - 1)
@@ -319,7 +321,8 @@ impl Collector {
             .sum();
         let thens: usize = self.thens.values().map(Vec::len).sum();
         let kept: usize = self.plain.values().map(|p| p.kept.len()).sum();
-        let detections = kept + self.first_seen.len() + samples + self.firsts.len() + thens;
+        let first_seen: usize = self.first_seen.values().map(|v| v.len()).sum();
+        let detections = kept + first_seen + samples + self.firsts.len() + thens;
         (detections, self.marks.values().map(Vec::len).sum())
     }
 
@@ -332,14 +335,27 @@ impl Collector {
             time_ms: d.time_ms,
         };
         let id = d.event_id.clone();
-        self.offer(m, &id, rules, |_| d);
+        self.offer(m, &id, rules, &d);
     }
 
     /// Adds what another collector gathered. Collectors that split one run should
     /// not be merged when threshold rules are loaded: a collector samples a threshold
     /// group from the matches it has seen, so each part alone may keep too few. Feed
     /// one collector from all threads instead (as `detect` does).
+    /// The number standing for a group key.
+    fn intern(&mut self, key: &str) -> u32 {
+        if let Some(&id) = self.keys.get(key) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(key.to_owned());
+        self.keys.insert(key.to_owned(), id);
+        id
+    }
+
     pub fn merge(&mut self, other: Collector) {
+        let ids: Vec<u32> = other.names.iter().map(|n| self.intern(n)).collect();
+        let id = |k: u32| ids[k as usize];
         for (slot, p) in other.plain {
             let mine = self.plain.entry(slot).or_default();
             for d in p.kept {
@@ -347,34 +363,30 @@ impl Collector {
             }
             mine.absorbed.extend(p.absorbed);
         }
-        for (slot, d) in other.first_seen {
-            match self.first_seen.get(&slot) {
-                Some(old) if order(old) <= order(&d) => {}
-                Some(_) => {
-                    self.first_seen.insert(slot, d);
-                }
-                None => {
-                    let n = self
-                        .values_per_key
-                        .entry((slot.0, slot.1.clone()))
-                        .or_default();
-                    if *n < VALUES_PER_KEY {
-                        *n += 1;
-                        self.first_seen.insert(slot, d);
+        for ((rule, key), theirs) in other.first_seen {
+            let values = self.first_seen.entry((rule, id(key))).or_default();
+            for (value, d) in theirs {
+                let full = values.len() >= VALUES_PER_KEY;
+                match values.get_mut(&value) {
+                    Some(old) if order(old) <= order(&d) => {}
+                    Some(old) => *old = d,
+                    None if !full => {
+                        values.insert(value, d);
                     }
+                    None => {}
                 }
             }
         }
-        for (slot, marks) in other.marks {
-            self.marks.entry(slot).or_default().extend(marks);
+        for ((rule, key), marks) in other.marks {
+            self.marks.entry((rule, id(key))).or_default().extend(marks);
         }
-        for (slot, h) in other.hour_counts {
-            let mine = self.hour_counts.entry(slot).or_default();
+        for ((rule, key, slice), h) in other.hour_counts {
+            let mine = self.hour_counts.entry((rule, id(key), slice)).or_default();
             mine.events += h.events;
             mine.items.extend(h.items);
         }
-        for (slot, s) in other.samples {
-            let mine = self.samples.entry(slot).or_default();
+        for ((rule, key, bucket), s) in other.samples {
+            let mine = self.samples.entry((rule, id(key), bucket)).or_default();
             for d in s.earliest {
                 keep(&mut mine.earliest, d, SAMPLES_PER_BUCKET, true);
             }
@@ -383,8 +395,8 @@ impl Collector {
             }
         }
         self.firsts.extend(other.firsts);
-        for (slot, thens) in other.thens {
-            let mine = self.thens.entry(slot).or_default();
+        for ((rule, key), thens) in other.thens {
+            let mine = self.thens.entry((rule, id(key))).or_default();
             for d in thens {
                 keep(mine, d, THEN_PER_KEY, true);
             }

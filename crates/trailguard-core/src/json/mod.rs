@@ -302,26 +302,47 @@ fn raw_visit_at(
     f: &mut dyn FnMut(Leaf<'_>, &[ArrayStep]),
     steps: &mut Vec<ArrayStep>,
 ) {
-    let Some(node) = RawNode::parse(raw) else {
-        return;
-    };
+    if let Some(node) = RawNode::parse(raw) {
+        node_visit_at(&node, raw.id(), path, deep, f, steps)
+    }
+}
+
+/// [`raw_visit_deep`] over a value already split one level.
+pub(crate) fn node_visit(
+    node: &RawNode<'_>,
+    path: &[&str],
+    deep: bool,
+    f: &mut dyn FnMut(Leaf<'_>, &[ArrayStep]),
+) {
+    // The node's own address tells its array apart from any other in the event.
+    let id = node as *const RawNode<'_> as usize;
+    node_visit_at(node, id, path, deep, f, &mut Vec::new())
+}
+
+fn node_visit_at(
+    node: &RawNode<'_>,
+    id: usize,
+    path: &[&str],
+    deep: bool,
+    f: &mut dyn FnMut(Leaf<'_>, &[ArrayStep]),
+    steps: &mut Vec<ArrayStep>,
+) {
     match node {
         RawNode::Leaf(leaf) => {
             if path.is_empty() {
-                f(leaf, steps)
+                f(leaf.clone(), steps)
             }
         }
         RawNode::Array(items) if steps.len() < MAX_ARRAY_NESTING => {
-            let id = raw.id();
-            for (i, item) in items.into_iter().enumerate() {
+            for (i, item) in items.iter().enumerate() {
                 steps.push((id, i as u32));
-                raw_visit_at(item, path, deep, f, steps);
+                raw_visit_at(*item, path, deep, f, steps);
                 steps.pop();
             }
         }
         RawNode::Array(_) => {}
         RawNode::Object(members) => {
-            members_within(&members, path, deep, |child, span| {
+            members_within(members, path, deep, |child, span| {
                 raw_visit_at(child, &path[span..], deep, f, steps)
             });
         }

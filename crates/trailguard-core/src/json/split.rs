@@ -10,6 +10,9 @@
 
 use std::borrow::Cow;
 
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
 use super::Leaf;
 
 /// JSON text known to be valid: a `RawValue` of a parsed record, or a part of one
@@ -108,6 +111,82 @@ impl<'a> RawNode<'a> {
     }
 }
 
+/// One level read by serde while the record itself is parsed: for the object every
+/// rule reads (`userIdentity`), splitting it in the same pass costs less than keeping
+/// it raw and splitting it again for nearly every event.
+impl<'de: 'a, 'a> Deserialize<'de> for RawNode<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = RawNode<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(RawNode::Leaf(Leaf::Str(Cow::Borrowed(v))))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(RawNode::Leaf(Leaf::Str(Cow::Owned(v.to_owned()))))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(RawNode::Leaf(Leaf::Str(Cow::Owned(v))))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(RawNode::Leaf(Leaf::Bool(v)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(RawNode::Leaf(Leaf::Num(v as f64)))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(RawNode::Leaf(Leaf::Num(v as f64)))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(RawNode::Leaf(Leaf::Num(v)))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(RawNode::Leaf(Leaf::Null))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = a.next_element::<&'de RawValue>()? {
+                    items.push(RawJson::of(item));
+                }
+                Ok(RawNode::Array(items))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+                let mut members = Vec::with_capacity(8);
+                while let Some(key) = a.next_key::<KeyCow<'de>>()? {
+                    members.push((key.0, RawJson::of(a.next_value::<&'de RawValue>()?)));
+                }
+                Ok(RawNode::Object(members))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// serde's own `Cow<str>` always allocates; keys are borrowed when they carry no escapes.
+struct KeyCow<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for KeyCow<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = KeyCow<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(KeyCow(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(KeyCow(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
 fn is_ws(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\r')
 }
@@ -129,42 +208,55 @@ fn string_value(quoted: &str) -> Option<Cow<'_, str>> {
     }
 }
 
-/// The position just past the string starting (with its quote) at `start`.
+/// The position just past the string starting (with its quote) at `start`. Most
+/// strings are short, so a plain loop over their first bytes comes before `memchr`.
 fn string_end(bytes: &[u8], start: usize) -> usize {
     let mut pos = start + 1;
-    while let Some(i) = memchr::memchr2(b'"', b'\\', &bytes[pos.min(bytes.len())..]) {
-        pos += i;
-        if bytes[pos] == b'\\' {
-            pos += 2;
-        } else {
-            return pos + 1;
+    loop {
+        let short_end = (pos + 32).min(bytes.len());
+        while pos < short_end {
+            match bytes[pos] {
+                b'"' => return pos + 1,
+                b'\\' => pos += 2,
+                _ => pos += 1,
+            }
+        }
+        if pos >= bytes.len() {
+            return bytes.len();
+        }
+        match memchr::memchr2(b'"', b'\\', &bytes[pos..]) {
+            Some(i) if bytes[pos + i] == b'"' => return pos + i + 1,
+            Some(i) => pos += i + 2,
+            None => return bytes.len(),
         }
     }
-    bytes.len()
 }
 
 /// The position just past the value starting at `start`.
 fn value_end(bytes: &[u8], start: usize) -> usize {
     match bytes.get(start) {
         Some(b'"') => string_end(bytes, start),
-        Some(b'{' | b'[') => {
-            // Brackets balance in valid JSON, and none inside strings count.
+        Some(&open @ (b'{' | b'[')) => {
+            // In valid JSON brackets nest properly, so the match of an object's `{` is
+            // found counting `{` and `}` alone (outside strings), and likewise for
+            // arrays: three bytes to look for, which `memchr3` finds many at a time.
+            let close = if open == b'{' { b'}' } else { b']' };
             let mut depth = 0usize;
             let mut pos = start;
-            while pos < bytes.len() {
+            while let Some(i) = memchr::memchr3(b'"', open, close, &bytes[pos..]) {
+                pos += i;
                 match bytes[pos] {
                     b'"' => {
                         pos = string_end(bytes, pos);
                         continue;
                     }
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
+                    b if b == open => depth += 1,
+                    _ => {
                         depth -= 1;
                         if depth == 0 {
                             return pos + 1;
                         }
                     }
-                    _ => {}
                 }
                 pos += 1;
             }

@@ -8,21 +8,40 @@
 //! Keys, values and items are kept in their [`stored`] form (at most 256 bytes).
 //! Everything is written through: [`Store::begin`] and [`Store::commit`] do nothing.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use crate::{FastMap, FastSet};
 
 use super::{
     stored, Remembered, Sighting, Store, StoreError, WindowCount, MAX_VALUES_PER_KEY,
     MAX_WINDOW_EVENTS,
 };
 
-/// (scope, key)
-type Key = (String, String);
+/// scope -> key -> state: looked up with borrowed strings, allocated only when new.
+type Scoped<T> = FastMap<String, FastMap<String, T>>;
+
+fn slot<'m, T>(
+    map: &'m mut Scoped<T>,
+    scope: &str,
+    key: &str,
+    new: impl FnOnce() -> T,
+) -> &'m mut T {
+    if !map.contains_key(scope) {
+        map.insert(scope.to_owned(), FastMap::default());
+    }
+    let keys = map.get_mut(scope).expect("inserted above");
+    let key = stored(key);
+    if !keys.contains_key(key.as_ref()) {
+        keys.insert(key.clone().into_owned(), new());
+    }
+    keys.get_mut(key.as_ref()).expect("inserted above")
+}
 /// One window: event times (and items) inside it, oldest first, and how many of
 /// them carry each item (so that the distinct count costs nothing to keep).
 #[derive(Debug, Default)]
 struct Window {
     events: VecDeque<(i64, Option<String>)>,
-    items: HashMap<String, usize>,
+    items: FastMap<String, usize>,
 }
 
 impl Window {
@@ -40,10 +59,10 @@ impl Window {
 
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    seen: HashMap<Key, SeenValues>,
-    windows: HashMap<Key, Window>,
-    facts: HashMap<Key, (Remembered, i64)>,
-    alerts: std::collections::HashSet<String>,
+    seen: Scoped<SeenValues>,
+    windows: Scoped<Window>,
+    facts: Scoped<(Remembered, i64)>,
+    alerts: FastSet<String>,
 }
 
 #[derive(Debug)]
@@ -51,11 +70,7 @@ struct SeenValues {
     since_ms: i64,
     /// In the order first seen, for eviction.
     order: VecDeque<String>,
-    values: std::collections::HashSet<String>,
-}
-
-fn k(scope: &str, key: &str) -> Key {
-    (scope.to_owned(), stored(key).into_owned())
+    values: FastSet<String>,
 }
 
 impl MemoryStore {
@@ -72,14 +87,11 @@ impl Store for MemoryStore {
         value: &str,
         at_ms: i64,
     ) -> Result<Sighting, StoreError> {
-        let entry = self
-            .seen
-            .entry(k(scope, key))
-            .or_insert_with(|| SeenValues {
-                since_ms: at_ms,
-                order: VecDeque::new(),
-                values: Default::default(),
-            });
+        let entry = slot(&mut self.seen, scope, key, || SeenValues {
+            since_ms: at_ms,
+            order: VecDeque::new(),
+            values: Default::default(),
+        });
         entry.since_ms = entry.since_ms.min(at_ms);
         let value = stored(value);
         let value = value.as_ref();
@@ -107,7 +119,7 @@ impl Store for MemoryStore {
         item: Option<&str>,
         window_ms: i64,
     ) -> Result<WindowCount, StoreError> {
-        let w = self.windows.entry(k(scope, key)).or_default();
+        let w = slot(&mut self.windows, scope, key, Window::default);
         let cutoff = at_ms.saturating_sub(window_ms);
         while w.events.front().is_some_and(|(t, _)| *t <= cutoff) {
             w.pop_front();
@@ -117,7 +129,12 @@ impl Store for MemoryStore {
         }
         let item = item.map(|i| stored(i).into_owned());
         if let Some(i) = &item {
-            *w.items.entry(i.clone()).or_default() += 1;
+            match w.items.get_mut(i) {
+                Some(n) => *n += 1,
+                None => {
+                    w.items.insert(i.clone(), 1);
+                }
+            }
         }
         w.events.push_back((at_ms, item));
         Ok(WindowCount {
@@ -134,7 +151,8 @@ impl Store for MemoryStore {
         ttl_ms: i64,
     ) -> Result<(), StoreError> {
         let expires = fact.at_ms.saturating_add(ttl_ms);
-        self.facts.insert(k(scope, key), (fact, expires));
+        let held = slot(&mut self.facts, scope, key, || (Remembered::default(), 0));
+        *held = (fact, expires);
         Ok(())
     }
 
@@ -146,7 +164,8 @@ impl Store for MemoryStore {
     ) -> Result<Option<Remembered>, StoreError> {
         Ok(self
             .facts
-            .get(&k(scope, key))
+            .get(scope)
+            .and_then(|keys| keys.get(stored(key).as_ref()))
             .filter(|(_, expires)| now_ms <= *expires)
             .map(|(f, _)| f.clone()))
     }
@@ -171,7 +190,7 @@ mod tests {
         for i in 0..(MAX_VALUES_PER_KEY + 10) {
             s.observe("r", "k", &i.to_string(), i as i64).unwrap();
         }
-        let kept = &s.seen[&k("r", "k")];
+        let kept = &s.seen["r"]["k"];
         assert_eq!(kept.values.len(), MAX_VALUES_PER_KEY);
         assert_eq!(kept.order.len(), MAX_VALUES_PER_KEY);
     }
@@ -181,8 +200,8 @@ mod tests {
         let mut s = MemoryStore::new();
         let long = "v".repeat(10_000);
         s.observe("r", &long, &long, 0).unwrap();
-        let (key, kept) = s.seen.iter().next().unwrap();
-        assert_eq!(key.1.len(), 71);
+        let (key, kept) = s.seen["r"].iter().next().unwrap();
+        assert_eq!(key.len(), 71);
         assert!(kept.values.iter().all(|v| v.len() == 71));
     }
 }

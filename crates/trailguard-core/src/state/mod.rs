@@ -71,7 +71,7 @@ pub struct WindowCount {
 }
 
 /// A remembered fact for sequences: when it happened and a little data about it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Remembered {
     pub at_ms: i64,
     pub data: String,

@@ -32,7 +32,7 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use trailguard_core::Alert;
 
-use super::queue::{Ended, Enqueued};
+use super::queue::{Ended, Enqueued, MessageKind};
 use super::worker::{millis, run_worker, Shared};
 use super::{Backoff, Clock, Outbox, OutboxError, SystemClock, DEFAULT_EXPIRY};
 use crate::sink::Sink;
@@ -105,6 +105,7 @@ impl fmt::Debug for Router {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeliveryEvent {
     Delivered {
+        kind: MessageKind,
         alert_id: String,
         sink: String,
         /// Attempts in all, this one included.

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use rusqlite::{params, OptionalExtension};
 
+use super::queue::MessageKind;
 use super::{DeliveryState, Outbox, OutboxError};
 
 /// One delivery of an alert, as it stands.
@@ -23,9 +24,10 @@ pub struct DeliveryInfo {
     pub delivered_ms: Option<i64>,
 }
 
-/// An alert in the outbox and its deliveries.
+/// An alert (or a digest) in the outbox and its deliveries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertEntry {
+    pub kind: MessageKind,
     pub id: String,
     pub rule_id: String,
     pub severity: String,
@@ -99,7 +101,7 @@ impl Outbox {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT id, rule_id, severity, summary, created_ms FROM outbox_alerts a \
+                "SELECT id, rule_id, severity, summary, created_ms, kind FROM outbox_alerts a \
                  WHERE (?1 IS NULL AND ?2 IS NULL) OR EXISTS (SELECT 1 FROM outbox_deliveries d \
                    WHERE d.alert_id = a.id AND (?1 IS NULL OR d.state = ?1) \
                    AND (?2 IS NULL OR d.sink = ?2)) \
@@ -117,6 +119,7 @@ impl Outbox {
             let id: String = r.get(0).map_err(&err)?;
             let deliveries = deliveries_of(&self.conn, &id).map_err(&err)?;
             each(AlertEntry {
+                kind: MessageKind::parse(&r.get::<_, String>(5).map_err(&err)?),
                 rule_id: r.get(1).map_err(&err)?,
                 severity: r.get(2).map_err(&err)?,
                 summary: r.get(3).map_err(&err)?,
@@ -175,16 +178,26 @@ impl Outbox {
     /// history.
     pub fn show(&mut self, id: &str) -> Result<AlertDetail, OutboxError> {
         let err = self.err("cannot read the outbox");
-        let row: Option<(String, String, String, String, i64)> = self
+        let row: Option<(String, String, String, String, i64, String)> = self
             .conn
             .query_row(
-                "SELECT json, rule_id, severity, summary, created_ms FROM outbox_alerts WHERE id = ?1",
+                "SELECT json, rule_id, severity, summary, created_ms, kind FROM outbox_alerts \
+                 WHERE id = ?1",
                 [id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                },
             )
             .optional()
             .map_err(&err)?;
-        let Some((json, rule_id, severity, summary, created_ms)) = row else {
+        let Some((json, rule_id, severity, summary, created_ms, kind)) = row else {
             return Err(OutboxError::NotFound {
                 location: self.location.clone(),
                 id: id.to_owned(),
@@ -211,6 +224,7 @@ impl Outbox {
             .map_err(&err)?;
         Ok(AlertDetail {
             entry: AlertEntry {
+                kind: MessageKind::parse(&kind),
                 id: id.to_owned(),
                 rule_id,
                 severity,

@@ -38,7 +38,10 @@ pub use deliver::{
     SinkRun,
 };
 pub use inspect::{AlertDetail, AlertEntry, AttemptLog, DeliveryInfo, ListFilter, SinkCounts};
-pub use queue::{enqueue_with_state, Claimed, Ended, Enqueued, Outcome, Selection};
+pub use queue::{
+    enqueue_digests_with_state, enqueue_with_state, Claimed, Ended, Enqueued, MessageKind, Outcome,
+    Selection,
+};
 pub use schema::{OUTBOX_SCHEMA, OUTBOX_SCHEMA_VERSION};
 
 /// Delivered, expired and permanently failed alerts are kept this long after they

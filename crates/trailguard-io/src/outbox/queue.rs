@@ -12,6 +12,8 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension};
 use trailguard_core::Alert;
 
+use crate::digest::Digest;
+
 use super::schema::{ensure_schema, location_of, sql_error};
 use super::{rank, Outbox, OutboxError, OUTBOX_RETENTION_MS};
 use crate::state::SqliteStore;
@@ -27,16 +29,48 @@ pub struct Enqueued {
     pub new_deliveries: usize,
 }
 
+/// What an outbox message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    /// One alert (the alert contract).
+    Alert,
+    /// A burst of alerts folded into one message for one sink ([`Digest`]).
+    Digest,
+}
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Alert => "alert",
+            MessageKind::Digest => "digest",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> MessageKind {
+        if s == "digest" {
+            MessageKind::Digest
+        } else {
+            MessageKind::Alert
+        }
+    }
+}
+
+/// The rank of a digest's deliveries: after every alert sent on its own (a digest
+/// sums up a burst whose first alerts went out singly).
+const DIGEST_RANK: i64 = -1;
+
 /// A delivery taken for one attempt by [`Outbox::claim`].
 #[derive(Debug, Clone)]
 pub struct Claimed {
+    pub kind: MessageKind,
+    /// The alert's id, or the digest's.
     pub alert_id: String,
     pub rule_id: String,
     pub sink: String,
     /// Attempts made before this one.
     pub attempts: u32,
     pub expires_ms: i64,
-    /// The alert, as the alert contract's JSON.
+    /// The alert, as the alert contract's JSON (or the digest's JSON).
     pub alert_json: String,
 }
 
@@ -105,6 +139,33 @@ pub fn enqueue_with_state(
     }
 }
 
+/// [`Outbox::enqueue_digests`] inside the store's unit of work, as
+/// [`enqueue_with_state`] does for alerts.
+pub fn enqueue_digests_with_state(
+    store: &mut SqliteStore,
+    digests: &[Digest],
+    now_ms: i64,
+    expiry: Duration,
+) -> Result<Enqueued, OutboxError> {
+    let location = location_of(Some(store.path()));
+    let conn = store.connection();
+    let err = |e| sql_error(&location, "digests not recorded", e);
+    conn.execute_batch("SAVEPOINT outbox_enqueue")
+        .map_err(err)?;
+    let done = ensure_schema(conn, &location)
+        .and_then(|()| enqueue_digest_rows(conn, digests, now_ms, expiry).map_err(err));
+    match done {
+        Ok(n) => {
+            conn.execute_batch("RELEASE outbox_enqueue").map_err(err)?;
+            Ok(n)
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK TO outbox_enqueue; RELEASE outbox_enqueue");
+            Err(e)
+        }
+    }
+}
+
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
@@ -124,8 +185,8 @@ fn enqueue_rows(
         let rank = rank(alert.rule.severity);
         let inserted = conn
             .prepare_cached(
-                "INSERT INTO outbox_alerts (id, json, severity, rule_id, summary, created_ms) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO NOTHING",
+                "INSERT INTO outbox_alerts (id, kind, json, severity, rule_id, summary, created_ms) \
+                 VALUES (?1, 'alert', ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO NOTHING",
             )?
             .execute(params![
                 alert.id,
@@ -156,6 +217,51 @@ fn enqueue_rows(
                 n.new_deliveries += 1;
                 log(conn, &alert.id, &sink, now_ms, "queued", None)?;
             }
+        }
+    }
+    Ok(n)
+}
+
+fn enqueue_digest_rows(
+    conn: &Connection,
+    digests: &[Digest],
+    now_ms: i64,
+    expiry: Duration,
+) -> rusqlite::Result<Enqueued> {
+    let expires = now_ms.saturating_add(millis(expiry));
+    let mut n = Enqueued::default();
+    for d in digests {
+        let json = serde_json::to_string(d)
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        let summary = format!("digest of {} alerts ({})", d.count, d.severity_summary());
+        let inserted = conn
+            .prepare_cached(
+                "INSERT INTO outbox_alerts (id, kind, json, severity, rule_id, summary, created_ms) \
+                 VALUES (?1, 'digest', ?2, ?3, 'digest', ?4, ?5) ON CONFLICT (id) DO NOTHING",
+            )?
+            .execute(params![
+                d.id,
+                json,
+                d.top_severity().as_str(),
+                summary,
+                now_ms
+            ])?;
+        if inserted == 1 {
+            n.new_alerts += 1;
+        } else {
+            n.known_alerts += 1;
+        }
+        let created = conn
+            .prepare_cached(
+                "INSERT INTO outbox_deliveries (alert_id, sink, state, rank, created_ms, \
+                 attempts, next_attempt_ms, expires_ms) \
+                 VALUES (?1, ?2, 'pending', ?3, ?4, 0, ?4, ?5) \
+                 ON CONFLICT (alert_id, sink) DO NOTHING",
+            )?
+            .execute(params![d.id, d.sink, DIGEST_RANK, now_ms, expires])?;
+        if created == 1 {
+            n.new_deliveries += 1;
+            log(conn, &d.id, &d.sink, now_ms, "queued", None)?;
         }
     }
     Ok(n)
@@ -214,6 +320,19 @@ impl Outbox {
         })
     }
 
+    /// Records `digests`, each with one pending delivery to the sink it was folded
+    /// for, in one transaction. Idempotent on the digest id (a hash of its alerts).
+    pub fn enqueue_digests(
+        &mut self,
+        digests: &[Digest],
+        now_ms: i64,
+        expiry: Duration,
+    ) -> Result<Enqueued, OutboxError> {
+        self.write("digests not recorded", |c| {
+            enqueue_digest_rows(c, digests, now_ms, expiry)
+        })
+    }
+
     /// Takes the most urgent due delivery of `sink` (highest severity, then oldest)
     /// for one attempt, and leases it until `lease_until_ms`.
     pub fn claim(
@@ -225,7 +344,7 @@ impl Outbox {
         self.write("delivery not started", |c| {
             let row = c
                 .prepare_cached(
-                    "SELECT d.alert_id, a.rule_id, d.attempts, d.expires_ms, a.json \
+                    "SELECT d.alert_id, a.rule_id, d.attempts, d.expires_ms, a.json, a.kind \
                      FROM outbox_deliveries d INDEXED BY outbox_due \
                      JOIN outbox_alerts a ON a.id = d.alert_id \
                      WHERE d.sink = ?1 AND d.state = 'pending' AND d.next_attempt_ms <= ?2 \
@@ -234,6 +353,7 @@ impl Outbox {
                 )?
                 .query_row(params![sink, now_ms], |r| {
                     Ok(Claimed {
+                        kind: MessageKind::parse(&r.get::<_, String>(5)?),
                         alert_id: r.get(0)?,
                         rule_id: r.get(1)?,
                         sink: sink.to_owned(),
@@ -435,8 +555,10 @@ impl Outbox {
                                     "INSERT INTO outbox_deliveries (alert_id, sink, state, rank, \
                                      created_ms, attempts, next_attempt_ms, expires_ms) \
                                      SELECT id, ?2, 'pending', \
-                                       CASE severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 \
-                                       WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END, \
+                                       CASE WHEN kind = 'digest' THEN -1 \
+                                       WHEN severity = 'critical' THEN 4 WHEN severity = 'high' THEN 3 \
+                                       WHEN severity = 'medium' THEN 2 WHEN severity = 'low' THEN 1 \
+                                       ELSE 0 END, \
                                        created_ms, 0, ?3, ?4 FROM outbox_alerts WHERE id = ?1 \
                                      ON CONFLICT (alert_id, sink) DO UPDATE SET \
                                        state = 'pending', next_attempt_ms = ?3, expires_ms = ?4",

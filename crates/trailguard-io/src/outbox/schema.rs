@@ -23,12 +23,14 @@ CREATE TABLE outbox_meta (
     value  TEXT NOT NULL                -- schema_version: '1'
 ) WITHOUT ROWID;
 
--- One row per alert, written before any attempt to send it.
+-- One row per alert (or digest), written before any attempt to send it.
 CREATE TABLE outbox_alerts (
-    id          TEXT PRIMARY KEY,       -- the alert id (SHA-256 of rule, group, first time)
-    json        TEXT NOT NULL,          -- the alert, as the alert contract (compact JSON)
-    severity    TEXT NOT NULL,
-    rule_id     TEXT NOT NULL,
+    id          TEXT PRIMARY KEY,       -- the alert id (SHA-256 of rule, group, first time),
+                                        -- or a digest's id (digest- and a hash of its alerts)
+    kind        TEXT NOT NULL CHECK (kind IN ('alert', 'digest')),
+    json        TEXT NOT NULL,          -- the alert contract's JSON, or the digest's
+    severity    TEXT NOT NULL,          -- a digest: its most severe alert's
+    rule_id     TEXT NOT NULL,          -- a digest: 'digest'
     summary     TEXT NOT NULL,
     created_ms  INTEGER NOT NULL        -- wall clock when it was queued
 ) WITHOUT ROWID;
@@ -41,7 +43,8 @@ CREATE TABLE outbox_deliveries (
     sink             TEXT NOT NULL,
     state            TEXT NOT NULL CHECK (state IN
                          ('pending', 'delivered', 'expired', 'failed_permanent')),
-    rank             INTEGER NOT NULL,  -- severity, 0 info .. 4 critical: most urgent first
+    rank             INTEGER NOT NULL,  -- severity, 0 info .. 4 critical: most urgent first;
+                                        -- -1 a digest: after the alerts sent on their own
     created_ms       INTEGER NOT NULL,
     attempts         INTEGER NOT NULL,
     next_attempt_ms  INTEGER NOT NULL,  -- pending: not before (also the lease of a send)

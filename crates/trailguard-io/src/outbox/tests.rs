@@ -518,3 +518,55 @@ fn the_wal_is_checkpointed_between_sends_not_inside_them() {
     assert!(before > 0);
     assert_eq!(o.writes, 0);
 }
+
+#[test]
+fn digests_are_messages_of_their_own_sent_after_the_single_alerts() {
+    use crate::config::DigestPolicy;
+    use crate::digest::{DigestFolder, Outgoing};
+    let mut folder = DigestFolder::new([(
+        "s".to_owned(),
+        DigestPolicy {
+            max: 1,
+            within_ms: 60_000,
+        },
+    )]);
+    let mut singles = Vec::new();
+    let mut digests = Vec::new();
+    for i in 0..4 {
+        for out in folder.push("s", alert(&format!("{i:02}"), Severity::Critical), 1_000) {
+            match out {
+                Outgoing::Single(a) => singles.push(a),
+                Outgoing::Digest(d) => digests.push(d),
+            }
+        }
+    }
+    for out in folder.flush_all() {
+        if let Outgoing::Digest(d) = out {
+            digests.push(d);
+        }
+    }
+    assert_eq!((singles.len(), digests.len()), (1, 1));
+    let mut o = Outbox::in_memory().unwrap();
+    o.enqueue_digests(&digests, 0, HOUR).unwrap();
+    o.enqueue(&singles, &to(&["s"]), 0, HOUR).unwrap();
+    assert_eq!(
+        o.enqueue_digests(&digests, 5, HOUR).unwrap().new_deliveries,
+        0
+    );
+    // The single alert first, although the digest was queued first.
+    let first = o.claim("s", 10, 1_000).unwrap().unwrap();
+    assert_eq!(
+        (first.kind, first.alert_id.as_str()),
+        (MessageKind::Alert, "00")
+    );
+    let second = o.claim("s", 10, 1_000).unwrap().unwrap();
+    assert_eq!(second.kind, MessageKind::Digest);
+    let back: crate::digest::Digest = serde_json::from_str(&second.alert_json).unwrap();
+    assert_eq!(back, digests[0]);
+    assert_eq!(back.count, 3);
+    let shown = o.show(&second.alert_id).unwrap();
+    assert_eq!(shown.entry.kind, MessageKind::Digest);
+    assert_eq!(shown.entry.rule_id, "digest");
+    assert_eq!(shown.entry.severity, "critical");
+    assert_eq!(o.resolve("digest-").unwrap(), second.alert_id);
+}

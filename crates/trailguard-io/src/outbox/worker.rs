@@ -7,9 +7,11 @@ use std::time::Duration;
 use tokio::sync::{watch, Notify};
 use trailguard_core::Alert;
 
+use crate::digest::Digest;
+
 use super::backoff::random_unit;
 use super::deliver::{DeliveryConfig, DeliveryEvent, DeliveryReport, NamedSink, SinkRun};
-use super::queue::{Claimed, Outcome};
+use super::queue::{Claimed, MessageKind, Outcome};
 use super::{Clock, Outbox, OutboxError};
 use crate::sink::SinkError;
 
@@ -193,6 +195,13 @@ pub(super) async fn run_worker(
     }
 }
 
+/// A claimed message, read back from its JSON.
+#[allow(clippy::large_enum_variant)] // one at a time, never stored in bulk
+enum Message {
+    Alert(Alert),
+    Digest(Digest),
+}
+
 /// One send of a claimed delivery, and what it means for the sink's pause. Returns
 /// the outcome to record, and whether the sink just came back from an outage.
 async fn attempt(
@@ -204,10 +213,17 @@ async fn attempt(
 ) -> (Outcome, bool) {
     let config = &shared.config;
     let attempts = claimed.attempts + 1;
-    let alert: Alert = match serde_json::from_str(&claimed.alert_json) {
-        Ok(a) => a,
+    let message = match claimed.kind {
+        MessageKind::Alert => serde_json::from_str(&claimed.alert_json).map(Message::Alert),
+        MessageKind::Digest => serde_json::from_str(&claimed.alert_json).map(Message::Digest),
+    };
+    let message = match message {
+        Ok(m) => m,
         Err(e) => {
-            let error = format!("the alert stored in the outbox cannot be read: {e}");
+            let error = format!(
+                "the {} stored in the outbox cannot be read: {e}",
+                claimed.kind.as_str()
+            );
             shared.event(DeliveryEvent::Failed {
                 alert_id: claimed.alert_id.clone(),
                 rule_id: claimed.rule_id.clone(),
@@ -218,7 +234,11 @@ async fn attempt(
             return (Outcome::Failed { error }, false);
         }
     };
-    let sent = tokio::time::timeout(config.attempt_timeout, sink.sink.send(&alert)).await;
+    let send = match &message {
+        Message::Alert(alert) => sink.sink.send(alert),
+        Message::Digest(digest) => sink.sink.send_digest(digest),
+    };
+    let sent = tokio::time::timeout(config.attempt_timeout, send).await;
     let now = config.clock.now_ms();
     let error = match sent {
         Ok(Ok(())) => {
@@ -226,6 +246,7 @@ async fn attempt(
             *streak = 0;
             *paused_until = None;
             shared.event(DeliveryEvent::Delivered {
+                kind: claimed.kind,
                 alert_id: claimed.alert_id.clone(),
                 sink: sink.name.clone(),
                 attempts,

@@ -231,5 +231,20 @@ where
     summary
 }
 
+/// Reads events from bytes already in memory (a batch of lines from a stream), as if
+/// they were one file called `name`: the same formats, errors and limits as a file.
+pub fn read_bytes<F>(name: &str, bytes: &[u8], opts: &ReadOptions, on_event: F) -> ReadSummary
+where
+    F: Fn(&Event<'_>) + Sync,
+{
+    let on_event: run::OnEvent<'_> = &on_event;
+    let max = opts.max_errors;
+    let mut run = FileRun::new(name.to_owned(), true, on_event, max);
+    source::read_stream(bytes, opts, &mut run);
+    let mut summary = ReadSummary::default();
+    summary.merge(run, max);
+    summary
+}
+
 #[cfg(test)]
 mod tests;

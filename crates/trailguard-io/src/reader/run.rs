@@ -1,5 +1,6 @@
 //! [`FileRun`]: what one worker accumulates while reading one input.
 
+use trailguard_core::json::RawNode;
 use trailguard_core::{CloudTrailRecord, Event};
 
 use super::error::{Location, ReadError, ReadErrorKind};
@@ -133,8 +134,19 @@ pub(crate) fn event_like(e: &Event<'_>) -> bool {
 fn too_deep<'e>(e: &'e Event<'_>) -> Option<&'e str> {
     let r = &e.record;
     let env = e.envelope.as_ref();
+    // `userIdentity` was split while the record was read: its members are one level in.
+    let identity: Vec<&str> = match &r.user_identity {
+        Some(RawNode::Object(members)) => members.iter().map(|(_, v)| v.get()).collect(),
+        Some(RawNode::Array(items)) => items.iter().map(|v| v.get()).collect(),
+        _ => Vec::new(),
+    };
+    if let Some(deep) = identity
+        .into_iter()
+        .find(|s| deeper_than(s.as_bytes(), MAX_DEPTH - 1))
+    {
+        return Some(deep);
+    }
     [
-        r.user_identity,
         r.request_parameters,
         r.response_elements,
         r.additional_event_data,

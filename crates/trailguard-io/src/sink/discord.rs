@@ -7,6 +7,9 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 use trailguard_core::Alert;
 
+use crate::digest::Digest;
+
+use super::discord_digest::discord_digest_payload;
 use super::discord_embed::discord_payload_for;
 use super::http_retry::{header_f64, secs, short_text, Endpoint, Failure, RetryPolicy};
 use super::{Secret, SendFuture, Sink, SinkError};
@@ -165,6 +168,15 @@ impl Sink for DiscordSink {
     fn send<'a>(&'a self, alert: &'a Alert) -> SendFuture<'a> {
         Box::pin(async move {
             let body = serde_json::to_vec(&discord_payload_for(alert, self.config.mention_role))?;
+            let body = &body;
+            self.http.deliver(move || self.attempt(body)).await
+        })
+    }
+
+    fn send_digest<'a>(&'a self, digest: &'a Digest) -> SendFuture<'a> {
+        Box::pin(async move {
+            let payload = discord_digest_payload(digest, self.config.mention_role);
+            let body = serde_json::to_vec(&payload)?;
             let body = &body;
             self.http.deliver(move || self.attempt(body)).await
         })

@@ -43,7 +43,7 @@ pub mod limits {
 }
 
 /// Shown for an absent value.
-const NONE: &str = "\u{2014}";
+pub(super) const NONE: &str = "\u{2014}";
 /// When the embed is over the total limit, no shrinkable text goes below this.
 const SHRINK_FLOOR: usize = 64;
 
@@ -61,7 +61,7 @@ pub fn severity_colour(severity: Severity) -> u32 {
 
 /// How a string is made safe for Discord.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Style {
+pub(super) enum Style {
     /// Title and footer: control characters become spaces, `@` gets a zero-width space.
     Plain,
     /// Rendered as markdown (title, description): escaped.
@@ -101,7 +101,7 @@ fn escape_char(c: char, style: Style, out: &mut String) {
 }
 
 /// `raw` made safe in `style`, at most `max` characters, with `…` when cut.
-fn render(raw: &str, style: Style, max: usize) -> String {
+pub(super) fn render(raw: &str, style: Style, max: usize) -> String {
     let (open, close) = if style == Style::Code {
         ("`", "`")
     } else {

@@ -104,32 +104,8 @@ impl Endpoint {
         policy: RetryPolicy,
         adjust: impl FnOnce(&mut Url),
     ) -> Result<Endpoint, SinkError> {
-        let mut url = Url::parse(webhook.expose().trim()).map_err(|_| SinkError::InvalidUrl {
-            reason: "not a URL",
-        })?;
+        let mut url = check_webhook_url(webhook)?;
         let loopback = is_loopback(&url);
-        match url.scheme() {
-            "https" => {}
-            "http" if loopback => {}
-            "http" => {
-                return Err(SinkError::InvalidUrl {
-                    reason: "plain http is allowed only to a loopback address; use https",
-                })
-            }
-            _ => {
-                return Err(SinkError::InvalidUrl {
-                    reason: "the scheme must be https",
-                })
-            }
-        }
-        if url.host_str().unwrap_or_default().is_empty() {
-            return Err(SinkError::InvalidUrl { reason: "no host" });
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(SinkError::InvalidUrl {
-                reason: "credentials in the URL are not supported",
-            });
-        }
         adjust(&mut url);
         let mut sensitive: Vec<String> = url
             .path_segments()
@@ -345,6 +321,40 @@ fn give_up(failure: Failure, attempts: u32) -> SinkError {
         Failure::Timeout => SinkError::Timeout { attempts },
         Failure::Connection(detail) => SinkError::Connection { attempts, detail },
     }
+}
+
+/// Checks a webhook URL as every HTTP sink does: https, or plain http to a loopback
+/// address only (so a token never crosses a network unencrypted), a host, and no
+/// credentials in it. The error never contains the URL. Used by the sinks and by the
+/// config file's validation, so a bad URL is refused before any alert is read.
+pub(crate) fn check_webhook_url(webhook: &Secret) -> Result<Url, SinkError> {
+    let url = Url::parse(webhook.expose().trim()).map_err(|_| SinkError::InvalidUrl {
+        reason: "not a URL",
+    })?;
+    let loopback = is_loopback(&url);
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => {
+            return Err(SinkError::InvalidUrl {
+                reason: "plain http is allowed only to a loopback address; use https",
+            })
+        }
+        _ => {
+            return Err(SinkError::InvalidUrl {
+                reason: "the scheme must be https",
+            })
+        }
+    }
+    if url.host_str().unwrap_or_default().is_empty() {
+        return Err(SinkError::InvalidUrl { reason: "no host" });
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(SinkError::InvalidUrl {
+            reason: "credentials in the URL are not supported",
+        });
+    }
+    Ok(url)
 }
 
 fn is_loopback(url: &Url) -> bool {

@@ -7,6 +7,8 @@ use std::sync::Mutex;
 
 use trailguard_core::Alert;
 
+use crate::digest::{digest_json, Digest};
+
 use super::{SendFuture, Sink, SinkError};
 
 /// Appends each alert as one line of JSON (the alert contract) and flushes after each.
@@ -58,7 +60,10 @@ impl JsonlSink {
     }
 
     fn write_alert(&self, alert: &Alert) -> Result<(), SinkError> {
-        let mut line = alert_json(alert)?;
+        self.write_line(alert_json(alert)?)
+    }
+
+    fn write_line(&self, mut line: Vec<u8>) -> Result<(), SinkError> {
         line.push(b'\n');
         // A panic elsewhere while holding the lock leaves nothing half-done that
         // matters here: keep writing.
@@ -94,6 +99,11 @@ impl Sink for JsonlSink {
 
     fn send<'a>(&'a self, alert: &'a Alert) -> SendFuture<'a> {
         Box::pin(async move { self.write_alert(alert) })
+    }
+
+    /// One line of digest JSON (`{"type":"digest", ...}`), among the alert lines.
+    fn send_digest<'a>(&'a self, digest: &'a Digest) -> SendFuture<'a> {
+        Box::pin(async move { self.write_line(digest_json(digest)?) })
     }
 }
 

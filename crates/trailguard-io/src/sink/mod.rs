@@ -8,12 +8,14 @@
 //! [`Secret`]s and [`SinkError`] carries only the kind of failure.
 
 mod discord;
+mod discord_digest;
 mod discord_embed;
 pub(crate) mod http_retry;
 mod jsonl;
 mod secret;
 mod slack;
 mod slack_blocks;
+mod slack_digest;
 mod text;
 mod webhook;
 mod webhook_signature;
@@ -24,7 +26,12 @@ use std::time::Duration;
 
 use trailguard_core::Alert;
 
+use crate::digest::Digest;
+
+pub(crate) use http_retry::check_webhook_url;
+
 pub use discord::{DiscordConfig, DiscordSink};
+pub use discord_digest::discord_digest_payload;
 pub use discord_embed::{
     discord_payload, discord_payload_for, embed_total_chars, limits as discord_limits,
     severity_colour,
@@ -33,6 +40,7 @@ pub use jsonl::JsonlSink;
 pub use secret::Secret;
 pub use slack::{SlackConfig, SlackSink};
 pub use slack_blocks::{limits as slack_limits, slack_payload};
+pub use slack_digest::slack_digest_payload;
 pub use webhook::{WebhookConfig, WebhookSink, MIN_SECRET_CHARS as WEBHOOK_MIN_SECRET_CHARS};
 pub use webhook_signature::{
     sign, verify_signature, SignatureError, SIGNATURE_HEADER, TIMESTAMP_HEADER,
@@ -49,6 +57,12 @@ pub trait Sink: Send + Sync {
     /// Deliver one alert. `Ok` means the destination confirmed it (for Discord: the
     /// webhook answered 2xx to a `?wait=true` request).
     fn send<'a>(&'a self, alert: &'a Alert) -> SendFuture<'a>;
+
+    /// Deliver one digest: alerts of a burst folded into one message (see
+    /// [`crate::digest`]). Chat sinks render a summary listing the top lines; the
+    /// webhook and JSON Lines sinks send the digest JSON (`{"type":"digest", ...}`).
+    /// Same retries, signing and confirmation as [`Sink::send`].
+    fn send_digest<'a>(&'a self, digest: &'a Digest) -> SendFuture<'a>;
 }
 
 /// Why a sink could not deliver an alert. Never contains a URL or token.

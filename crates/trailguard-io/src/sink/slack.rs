@@ -7,8 +7,11 @@ use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use trailguard_core::Alert;
 
+use crate::digest::Digest;
+
 use super::http_retry::{retry_after_header, Endpoint, Failure, RetryPolicy};
 use super::slack_blocks::slack_payload;
+use super::slack_digest::slack_digest_payload;
 use super::{Secret, SendFuture, Sink, SinkError};
 
 /// Timeouts and retry policy of a [`SlackSink`] (the same knobs and defaults as
@@ -131,6 +134,14 @@ impl Sink for SlackSink {
     fn send<'a>(&'a self, alert: &'a Alert) -> SendFuture<'a> {
         Box::pin(async move {
             let body = serde_json::to_vec(&slack_payload(alert))?;
+            let body = &body;
+            self.http.deliver(move || self.attempt(body)).await
+        })
+    }
+
+    fn send_digest<'a>(&'a self, digest: &'a Digest) -> SendFuture<'a> {
+        Box::pin(async move {
+            let body = serde_json::to_vec(&slack_digest_payload(digest))?;
             let body = &body;
             self.http.deliver(move || self.attempt(body)).await
         })

@@ -52,7 +52,7 @@ const NONE: &str = "\u{2014}";
 
 /// How a string is made safe for Slack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Style {
+pub(super) enum Style {
     /// Trusted text (header, fallback, rule line): escaped, `@` followed by a
     /// zero-width space.
     Plain,
@@ -75,7 +75,7 @@ fn escape_char(c: char, style: Style, out: &mut String) {
 }
 
 /// `raw` made safe in `style`, at most `max` characters, with `…` when cut.
-fn render(raw: &str, style: Style, max: usize) -> String {
+pub(super) fn render(raw: &str, style: Style, max: usize) -> String {
     let (open, close) = match style {
         Style::Code => ("`", "`"),
         Style::Plain => ("", ""),
@@ -84,7 +84,7 @@ fn render(raw: &str, style: Style, max: usize) -> String {
 }
 
 /// A symbol per severity, since blocks have no colour bar.
-fn severity_mark(severity: Severity) -> &'static str {
+pub(super) fn severity_mark(severity: Severity) -> &'static str {
     match severity {
         Severity::Critical => "\u{1F534}", // red circle
         Severity::High => "\u{1F7E0}",     // orange circle
@@ -94,11 +94,11 @@ fn severity_mark(severity: Severity) -> &'static str {
     }
 }
 
-fn mrkdwn(text: String) -> Value {
+pub(super) fn mrkdwn(text: String) -> Value {
     json!({"type": "mrkdwn", "text": text, "verbatim": true})
 }
 
-fn plain_text(text: String) -> Value {
+pub(super) fn plain_text(text: String) -> Value {
     json!({"type": "plain_text", "text": text, "emoji": false})
 }
 

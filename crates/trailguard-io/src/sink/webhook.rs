@@ -7,6 +7,8 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::StatusCode;
 use trailguard_core::Alert;
 
+use crate::digest::{digest_json, Digest};
+
 use super::http_retry::{retry_after_header, short_text, Endpoint, Failure, RetryPolicy};
 use super::jsonl::alert_json;
 use super::webhook_signature::{sign, SIGNATURE_HEADER, TIMESTAMP_HEADER};
@@ -239,6 +241,15 @@ impl Sink for WebhookSink {
     fn send<'a>(&'a self, alert: &'a Alert) -> SendFuture<'a> {
         Box::pin(async move {
             let body = alert_json(alert)?;
+            let body = &body;
+            self.http.deliver(move || self.attempt(body)).await
+        })
+    }
+
+    /// The digest JSON, signed like an alert.
+    fn send_digest<'a>(&'a self, digest: &'a Digest) -> SendFuture<'a> {
+        Box::pin(async move {
+            let body = digest_json(digest)?;
             let body = &body;
             self.http.deliver(move || self.attempt(body)).await
         })
