@@ -120,13 +120,24 @@ pub fn enqueue_with_state(
     now_ms: i64,
     expiry: Duration,
 ) -> Result<Enqueued, OutboxError> {
+    in_savepoint(store, "alerts not recorded", |c| {
+        enqueue_rows(c, alerts, sinks_of, now_ms, expiry)
+    })
+}
+
+/// Runs `f` on the store's connection inside a savepoint (so inside the store's unit
+/// of work when one is open), the outbox's tables made first if missing.
+fn in_savepoint(
+    store: &mut SqliteStore,
+    what: &'static str,
+    f: impl FnOnce(&Connection) -> rusqlite::Result<Enqueued>,
+) -> Result<Enqueued, OutboxError> {
     let location = location_of(Some(store.path()));
     let conn = store.connection();
-    let err = |e| sql_error(&location, "alerts not recorded", e);
+    let err = |e| sql_error(&location, what, e);
     conn.execute_batch("SAVEPOINT outbox_enqueue")
         .map_err(err)?;
-    let done = ensure_schema(conn, &location)
-        .and_then(|()| enqueue_rows(conn, alerts, sinks_of, now_ms, expiry).map_err(err));
+    let done = ensure_schema(conn, &location).and_then(|()| f(conn).map_err(err));
     match done {
         Ok(n) => {
             conn.execute_batch("RELEASE outbox_enqueue").map_err(err)?;
@@ -147,23 +158,9 @@ pub fn enqueue_digests_with_state(
     now_ms: i64,
     expiry: Duration,
 ) -> Result<Enqueued, OutboxError> {
-    let location = location_of(Some(store.path()));
-    let conn = store.connection();
-    let err = |e| sql_error(&location, "digests not recorded", e);
-    conn.execute_batch("SAVEPOINT outbox_enqueue")
-        .map_err(err)?;
-    let done = ensure_schema(conn, &location)
-        .and_then(|()| enqueue_digest_rows(conn, digests, now_ms, expiry).map_err(err));
-    match done {
-        Ok(n) => {
-            conn.execute_batch("RELEASE outbox_enqueue").map_err(err)?;
-            Ok(n)
-        }
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK TO outbox_enqueue; RELEASE outbox_enqueue");
-            Err(e)
-        }
-    }
+    in_savepoint(store, "digests not recorded", |c| {
+        enqueue_digest_rows(c, digests, now_ms, expiry)
+    })
 }
 
 fn millis(d: Duration) -> i64 {
