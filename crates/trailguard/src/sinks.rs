@@ -17,11 +17,9 @@ use trailguard_io::config::{
     Config, InRequestRetry, RouteFilter, SinkConfig, SinkTarget, Suppression,
 };
 use trailguard_io::digest::{Digest, DigestFolder, Outgoing};
-use trailguard_io::outbox::{NamedSink, Outbox};
+use trailguard_io::outbox::NamedSink;
 use trailguard_io::route::{RouteDecision, Router};
 use trailguard_io::sink::{Secret, Sink, WEBHOOK_MIN_SECRET_CHARS};
-
-use crate::delivery::{self, DeliveryOptions};
 
 pub const DISCORD_ENV: &str = "DISCORD_WEBHOOK_URL";
 pub const SLACK_ENV: &str = "SLACK_WEBHOOK_URL";
@@ -297,39 +295,6 @@ pub fn fold(config: &Config, routed: &Routed, now_ms: i64) -> Queued {
         }
     }
     queued
-}
-
-/// Delivers a batch of routed alerts from a private in-memory outbox, for up to a
-/// minute (`watch`: one batch at a time; its state file does not hold an outbox
-/// yet). The result is an error if anything was not delivered; each failure is
-/// reported on stderr (never with a URL).
-pub fn deliver(config: &Config, routed: &Routed, now_ms: i64) -> Result<Sent> {
-    let queued = fold(config, routed, now_ms);
-    let sinks = build_sinks(config)?;
-    let mut outbox = Outbox::in_memory()?;
-    let options = DeliveryOptions::for_config(config);
-    outbox.enqueue(
-        &routed.alerts,
-        &|a| queued.sinks_of(a),
-        now_ms,
-        options.expiry,
-    )?;
-    outbox.enqueue_digests(&queued.digests, now_ms, options.expiry)?;
-    let result = delivery::deliver(outbox, sinks, &options, true, false)?;
-    let left = result.undelivered;
-    if left.any() {
-        bail!(
-            "{} deliveries not made",
-            left.failed + left.expired + left.pending
-        );
-    }
-    Ok(result.sent(|id| {
-        queued
-            .digests
-            .iter()
-            .find(|d| d.id == id)
-            .map_or(0, |d| d.count)
-    }))
 }
 
 #[cfg(test)]

@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+#[path = "../../trailguard-io/tests/common/faulty.rs"]
+mod faulty;
+
 fn example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/leaked-admin-key")
 }
@@ -131,7 +134,7 @@ fn follows_a_folder_serves_metrics_and_stops_on_sigterm() {
         .to_owned();
     wait_for(
         &err,
-        "watching for new files",
+        "for new files every",
         Duration::from_secs(10),
         &mut seen_err,
     );
@@ -278,4 +281,108 @@ fn bad_arguments_are_refused_clearly() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--poll"));
+}
+
+/// `watch --state` posting to a slow webhook, killed with SIGKILL in the middle of
+/// delivering, then started again: every alert arrives, at most one twice (the one
+/// whose confirmed send the killed process had no time to record).
+#[test]
+fn kill_9_mid_delivery_then_restart_delivers_every_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    fs::create_dir_all(&logs).unwrap();
+    let state = dir.path().join("state.db");
+    let receiver =
+        faulty::Faulty::start(faulty::Behaviour::AcceptAfter(Duration::from_millis(150)));
+    let url = receiver.url("/hook");
+    let start = || {
+        let mut child = trailguard()
+            .arg("watch")
+            .arg(&logs)
+            .args(["--poll", "100ms", "--format", "jsonl", "--sink"])
+            .arg(format!("webhook={url}"))
+            .arg("--state")
+            .arg(&state)
+            .env_remove("TRAILGUARD_WEBHOOK_SECRET")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let err = lines_of(child.stderr.take().unwrap());
+        wait_for(
+            &err,
+            "for new files every",
+            Duration::from_secs(20),
+            &mut Vec::new(),
+        );
+        (child, err)
+    };
+
+    let (mut first, _err) = start();
+    copy_tree(&example().join("AWSLogs"), &logs.join("AWSLogs"));
+    assert!(
+        receiver.wait_accepted(2, Duration::from_secs(30)),
+        "deliveries began"
+    );
+    Command::new("kill")
+        .args(["-KILL", &first.id().to_string()])
+        .status()
+        .unwrap();
+    first.wait().unwrap();
+    let before = receiver.accepted().len();
+
+    // The restart resumes the outbox (and re-reads any file whose alerts the killed
+    // process had not recorded).
+    let (mut second, _err2) = start();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut settled = (0, Instant::now());
+    loop {
+        let n = receiver.accepted().len();
+        if n != settled.0 {
+            settled = (n, Instant::now());
+        } else if settled.1.elapsed() > Duration::from_secs(3) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "deliveries never settled");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(terminate(&mut second).success());
+
+    // What the outbox holds: every alert recorded, each delivered.
+    let listed = trailguard()
+        .args(["alerts", "list", "--format", "jsonl", "--state"])
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let recorded: BTreeSet<String> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .map(|v| v["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(recorded.len() >= 5, "{recorded:?}");
+    let mut received: std::collections::BTreeMap<String, usize> = Default::default();
+    for r in receiver.accepted() {
+        *received
+            .entry(r.alert_id().expect("an alert body"))
+            .or_default() += 1;
+    }
+    let got: BTreeSet<String> = received.keys().cloned().collect();
+    assert_eq!(
+        got, recorded,
+        "every recorded alert was delivered, and nothing else"
+    );
+    let duplicates: usize = received.values().map(|n| n - 1).sum();
+    assert!(
+        duplicates <= 1,
+        "at most one duplicate per crash: {received:?}"
+    );
+    assert!(
+        before < received.values().sum::<usize>(),
+        "the restart delivered the rest"
+    );
 }

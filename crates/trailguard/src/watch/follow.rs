@@ -9,13 +9,19 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
-/// What a file looked like at the last poll.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Seen {
-    len: u64,
-    modified: Option<SystemTime>,
+/// What a file looked like: size, and modification time in nanoseconds (0 unknown).
+pub use trailguard_io::state::FileStamp as Seen;
+
+/// Where following begins.
+pub enum Start {
+    /// Files already there are left alone; only new or changed ones are read.
+    New,
+    /// Every file is read, those already there included.
+    Everything,
+    /// After a restart: the files recorded as read (with `--state`) are left alone if
+    /// unchanged; everything else, what arrived while stopped included, is read.
+    Resume(HashMap<PathBuf, Seen>),
 }
 
 #[derive(Debug, Default)]
@@ -30,9 +36,8 @@ pub struct DirFollower {
 }
 
 impl DirFollower {
-    /// Follows `root`. Files already there are read on the first poll when
-    /// `from_start`, else only files that appear (or change) later.
-    pub fn new(root: &Path, from_start: bool) -> std::io::Result<DirFollower> {
+    /// Follows `root`, from `start`.
+    pub fn new(root: &Path, start: Start) -> std::io::Result<DirFollower> {
         let meta = std::fs::metadata(root)?;
         if !meta.is_dir() {
             return Err(std::io::Error::new(
@@ -44,11 +49,17 @@ impl DirFollower {
             root: root.to_owned(),
             ..DirFollower::default()
         };
-        if !from_start {
-            for (path, seen) in list(root) {
-                f.done.insert(path, seen);
+        match start {
+            Start::New => {
+                f.done = list(root).into_iter().collect();
+                f.skipped_at_start = f.done.len();
             }
-            f.skipped_at_start = f.done.len();
+            Start::Everything => {}
+            Start::Resume(known) => {
+                let now: HashMap<PathBuf, Seen> = list(root).into_iter().collect();
+                f.skipped_at_start = now.iter().filter(|(p, s)| known.get(*p) == Some(s)).count();
+                f.done = known;
+            }
         }
         Ok(f)
     }
@@ -57,9 +68,15 @@ impl DirFollower {
         self.skipped_at_start
     }
 
+    /// The files taken as read: to record them, so that a restart leaves them alone.
+    pub fn done(&self) -> impl Iterator<Item = (&PathBuf, &Seen)> {
+        self.done.iter()
+    }
+
     /// Files ready to be read since the last poll: new or changed, and unchanged since
-    /// the poll before. Sorted by path (CloudTrail names sort by time).
-    pub fn poll(&mut self) -> Vec<PathBuf> {
+    /// the poll before, with how they looked. Sorted by path (CloudTrail names sort by
+    /// time).
+    pub fn poll(&mut self) -> Vec<(PathBuf, Seen)> {
         let mut ready = Vec::new();
         let mut settling = HashMap::new();
         for (path, now) in list(&self.root) {
@@ -68,7 +85,7 @@ impl DirFollower {
             }
             if self.settling.get(&path) == Some(&now) {
                 self.done.insert(path.clone(), now);
-                ready.push(path);
+                ready.push((path, now));
             } else {
                 settling.insert(path, now);
             }
@@ -101,13 +118,12 @@ fn list(root: &Path) -> Vec<(PathBuf, Seen)> {
         })
         .filter_map(|e| {
             let m = e.metadata().ok()?;
-            Some((
-                e.into_path(),
-                Seen {
-                    len: m.len(),
-                    modified: m.modified().ok(),
-                },
-            ))
+            let modified_ns = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos() as i64);
+            Some((e.into_path(), (m.len(), modified_ns)))
         })
         .collect()
 }
@@ -133,7 +149,7 @@ mod tests {
     fn a_file_is_ready_once_it_stops_changing() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("old.json"), "{}").unwrap();
-        let mut f = DirFollower::new(dir.path(), false).unwrap();
+        let mut f = DirFollower::new(dir.path(), Start::New).unwrap();
         assert_eq!(f.skipped_at_start(), 1);
         assert!(f.poll().is_empty());
         let new = dir.path().join("a/b/new.json");
@@ -143,7 +159,7 @@ mod tests {
         assert_eq!(f.pending(), 1);
         std::fs::write(&new, "{\"Records\":[]}").unwrap();
         assert!(f.poll().is_empty(), "it changed: settling again");
-        assert_eq!(f.poll(), vec![new.clone()]);
+        assert_eq!(f.poll()[0].0, new);
         assert!(f.poll().is_empty(), "read once");
     }
 
@@ -153,9 +169,24 @@ mod tests {
         std::fs::write(dir.path().join("old.json"), "{}").unwrap();
         std::fs::write(dir.path().join(".hidden"), "{}").unwrap();
         std::fs::write(dir.path().join("x.json.gz.A1b2C3d4"), "partial").unwrap();
-        let mut f = DirFollower::new(dir.path(), true).unwrap();
+        let mut f = DirFollower::new(dir.path(), Start::Everything).unwrap();
         assert!(f.poll().is_empty());
-        assert_eq!(f.poll(), vec![dir.path().join("old.json")]);
+        assert_eq!(f.poll()[0].0, dir.path().join("old.json"));
+    }
+
+    #[test]
+    fn resume_reads_what_changed_or_came_while_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("read.json"), "{}").unwrap();
+        let mut f = DirFollower::new(dir.path(), Start::New).unwrap();
+        let known: HashMap<PathBuf, Seen> = f.done().map(|(p, s)| (p.clone(), *s)).collect();
+        assert!(f.poll().is_empty());
+        std::fs::write(dir.path().join("arrived.json"), "{}").unwrap();
+        let mut again = DirFollower::new(dir.path(), Start::Resume(known)).unwrap();
+        assert_eq!(again.skipped_at_start(), 1);
+        assert!(again.poll().is_empty());
+        let ready: Vec<PathBuf> = again.poll().into_iter().map(|(p, _)| p).collect();
+        assert_eq!(ready, vec![dir.path().join("arrived.json")]);
     }
 
     #[test]
@@ -163,7 +194,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("f");
         std::fs::write(&file, "").unwrap();
-        assert!(DirFollower::new(&file, false).is_err());
-        assert!(DirFollower::new(&dir.path().join("missing"), false).is_err());
+        assert!(DirFollower::new(&file, Start::New).is_err());
+        assert!(DirFollower::new(&dir.path().join("missing"), Start::New).is_err());
     }
 }

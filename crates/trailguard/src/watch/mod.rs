@@ -9,8 +9,10 @@
 mod follow;
 mod incidents;
 mod metrics;
+mod sender;
 mod stdin;
 
+use std::collections::HashMap;
 use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -21,26 +23,31 @@ use anyhow::{bail, Context, Result};
 use trailguard_core::state::{MemoryStore, Store};
 use trailguard_core::{Alert, Severity};
 use trailguard_io::config::Config;
+use trailguard_io::digest::{Digest, DigestFolder, Outgoing};
+use trailguard_io::outbox::{enqueue_digests_with_state, enqueue_with_state, Outbox};
 use trailguard_io::reader::{read_bytes, read_events, Input, ReadOptions, ReadSummary};
 use trailguard_io::redact::redact_alerts;
-use trailguard_io::state::SqliteStore;
+use trailguard_io::state::{mark_watched, watched_files, FileStamp, SqliteStore};
 
 use crate::args::{Format, WatchArgs};
-use crate::detect::{default_format, report_read_errors, write_alerts};
+use crate::delivery::DeliveryOptions;
+use crate::detect::{default_format, report_read_errors, write_alerts, StateStore};
 use crate::exit;
 use crate::progress::BarProgress;
 use crate::rules_cmd::{self, load_rule_set, RuleSources};
 use crate::scanner::Scanner;
-use crate::sinks::{deliver, route, run_config, SinkSpec};
+use crate::sinks::{build_sinks, route, run_config, SinkSpec};
 use crate::time_arg::now_ms;
 
-pub use follow::DirFollower;
+pub use follow::{DirFollower, Start};
 pub use incidents::OpenIncidents;
 pub use metrics::Metrics;
+use sender::Sender;
 use stdin::LineBatcher;
 
 enum Source {
-    Folder(DirFollower, Duration),
+    /// The folder, how often to poll it, and whether to begin from every file in it.
+    Folder(PathBuf, Duration, bool),
     Stdin(LineBatcher, Duration),
 }
 
@@ -93,9 +100,16 @@ impl WatchConfig {
             Source::Stdin(LineBatcher::spawn(io::stdin()), batch)
         } else {
             let dir = PathBuf::from(&a.source);
-            let follower = DirFollower::new(&dir, a.from_start)
-                .with_context(|| format!("cannot follow {}", dir.display()))?;
-            Source::Folder(follower, poll)
+            // Checked now, so that a typo fails before anything else starts.
+            match std::fs::metadata(&dir) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => bail!(
+                    "cannot follow {}: not a folder (give a folder to follow, or - for standard input)",
+                    dir.display()
+                ),
+                Err(e) => bail!("cannot follow {}: {e}", dir.display()),
+            }
+            Source::Folder(dir, poll, a.from_start)
         };
         let rules = load_rule_set(RuleSources {
             quiet: a.quiet,
@@ -115,11 +129,29 @@ impl WatchConfig {
     }
 }
 
+/// What one batch came from: files (recorded as read with the state), or stdin.
+enum Batch {
+    Files(Vec<(PathBuf, FileStamp)>),
+    Bytes(Vec<u8>),
+    /// Nothing new: only time passed (digest windows may have closed).
+    Tick,
+}
+
+/// Everything that lives as long as the watch: state, open incidents, digests, delivery.
+struct Running {
+    store: StateStore,
+    incidents: OpenIncidents,
+    digests: DigestFolder,
+    sender: Option<Sender>,
+    metrics: Arc<Metrics>,
+    newest: AtomicI64,
+}
+
 pub fn run(args: WatchArgs) -> Result<u8> {
-    let mut config = WatchConfig::from_args(args)?;
-    let mut store: Box<dyn Store> = match &config.state {
-        Some(path) => Box::new(SqliteStore::open(path)?),
-        None => Box::new(MemoryStore::new()),
+    let config = WatchConfig::from_args(args)?;
+    let mut store = match &config.state {
+        Some(path) => StateStore::File(SqliteStore::open(path)?),
+        None => StateStore::Memory(MemoryStore::new()),
     };
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
@@ -132,74 +164,133 @@ pub fn run(args: WatchArgs) -> Result<u8> {
             eprintln!("trailguard: metrics on http://{bound}/metrics");
         }
     }
-    let mut incidents = OpenIncidents::new(config.window_ms);
-    if !config.quiet {
-        match &config.source {
-            Source::Folder(f, poll) => eprintln!(
-                "trailguard: watching for new files every {}ms ({} already there {}); Ctrl-C stops",
-                poll.as_millis(),
-                f.skipped_at_start(),
-                if f.skipped_at_start() == 0 {
-                    "or none"
-                } else {
-                    "are left alone; --from-start reads them"
+    // Sinks first (a bad one fails before anything is read), then their workers, which
+    // resume whatever an earlier run left undelivered in the state file.
+    let sender = if config.routing.sinks.is_empty() {
+        None
+    } else {
+        let sinks = build_sinks(&config.routing)?;
+        let outbox = match &config.state {
+            Some(path) => Outbox::open(path)?,
+            None => Outbox::in_memory()?,
+        };
+        let expiry = DeliveryOptions::for_config(&config.routing).expiry;
+        Some(Sender::start(
+            outbox,
+            sinks,
+            expiry,
+            metrics.clone(),
+            config.quiet,
+        )?)
+    };
+    let (mut follower, source_wait) = match &config.source {
+        Source::Folder(dir, poll, from_start) => {
+            let start = match (&mut store, from_start) {
+                (_, true) => Start::Everything,
+                (StateStore::File(s), false) => {
+                    let known = watched_files(s)?;
+                    if known.is_empty() {
+                        Start::New
+                    } else {
+                        Start::Resume(known)
+                    }
                 }
-            ),
-            Source::Stdin(..) => eprintln!("trailguard: reading JSON Lines from standard input"),
+                (StateStore::Memory(_), false) => Start::New,
+            };
+            let follower = DirFollower::new(dir, start)
+                .with_context(|| format!("cannot follow {}", dir.display()))?;
+            // A first start leaves the files already there alone: recorded as read, so
+            // that a restart does too.
+            if let StateStore::File(s) = &mut store {
+                let done: Vec<(PathBuf, FileStamp)> =
+                    follower.done().map(|(p, st)| (p.clone(), *st)).collect();
+                s.begin()?;
+                mark_watched(s, &done)?;
+                s.commit()?;
+            }
+            if !config.quiet {
+                eprintln!(
+                    "trailguard: watching {} for new files every {}ms ({} already read or left \
+                     alone; --from-start reads everything); Ctrl-C stops",
+                    dir.display(),
+                    poll.as_millis(),
+                    follower.skipped_at_start()
+                );
+            }
+            (Some(follower), *poll)
         }
-    }
-    let newest = AtomicI64::new(0);
+        Source::Stdin(_, wait) => {
+            if !config.quiet {
+                eprintln!("trailguard: reading JSON Lines from standard input");
+            }
+            (None, *wait)
+        }
+    };
+    let mut running = Running {
+        store,
+        incidents: OpenIncidents::new(config.window_ms),
+        digests: DigestFolder::from_config(&config.routing),
+        sender,
+        metrics,
+        newest: AtomicI64::new(0),
+    };
     loop {
         if stop.load(Ordering::Relaxed) {
             break;
         }
-        let (read, ended) = match &mut config.source {
-            Source::Folder(follower, poll) => {
+        let (batch, ended) = match (&mut follower, &config.source) {
+            (Some(follower), _) => {
                 let files = follower.poll();
                 if files.is_empty() {
-                    sleep_unless_stopped(*poll, &stop);
-                    continue;
+                    sleep_unless_stopped(source_wait, &stop);
+                    (Batch::Tick, false)
+                } else {
+                    (Batch::Files(files), false)
                 }
-                let inputs: Vec<Input> = files.into_iter().map(Input::Path).collect();
-                (Batch::Files(inputs), false)
             }
-            Source::Stdin(lines, wait) => {
+            (None, Source::Stdin(lines, wait)) => {
                 let batch = lines.take(*wait);
                 if let Some(e) = &batch.error {
                     eprintln!("warning: reading standard input: {e}");
                 }
-                if batch.bytes.is_empty() && !batch.eof {
-                    continue;
+                if batch.bytes.is_empty() {
+                    (Batch::Tick, batch.eof)
+                } else {
+                    (Batch::Bytes(batch.bytes), batch.eof)
                 }
-                (Batch::Bytes(batch.bytes), batch.eof)
             }
+            (None, Source::Folder(..)) => unreachable!("a folder always has a follower"),
         };
-        process(
-            &config,
-            &read,
-            store.as_mut(),
-            &mut incidents,
-            &metrics,
-            &newest,
-        )?;
+        process(&config, batch, &mut running)?;
         if ended {
             break;
         }
     }
-    // Shutdown (a signal, or the end of standard input): close every open incident.
-    let updates = incidents.close(None);
-    emit(&config, &updates, &metrics)?;
-    store.commit()?;
-    metrics.open_incidents.store(0, Ordering::Relaxed);
+    // Shutdown (a signal, or the end of standard input): close every open incident,
+    // send the digests still held, let sends in flight finish.
+    let updates = running.incidents.close(None);
+    let held = running.digests.flush_all();
+    running.store.as_store().begin()?;
+    emit(&config, updates, held, &mut running, Vec::new())?;
+    running.metrics.open_incidents.store(0, Ordering::Relaxed);
+    let left = running
+        .sender
+        .take()
+        .map(|sender| sender.shutdown(Duration::from_secs(10)));
     if !config.quiet {
-        eprintln!("trailguard: stopped cleanly; state saved");
+        match (left, &config.state) {
+            (Some(n), Some(path)) if n > 0 => eprintln!(
+                "trailguard: stopped; {n} deliveries still pending in {} (sent on the next start, or `trailguard alerts retry --state {}`)",
+                path.display(),
+                path.display()
+            ),
+            (Some(n), None) if n > 0 => eprintln!(
+                "warning: stopped with {n} deliveries undelivered (no --state: they are lost with this process)"
+            ),
+            _ => eprintln!("trailguard: stopped cleanly; state saved"),
+        }
     }
     Ok(exit::OK)
-}
-
-enum Batch {
-    Files(Vec<Input>),
-    Bytes(Vec<u8>),
 }
 
 fn sleep_unless_stopped(total: Duration, stop: &AtomicBool) {
@@ -212,56 +303,84 @@ fn sleep_unless_stopped(total: Duration, stop: &AtomicBool) {
     }
 }
 
-/// One batch: scan, fold into the open incidents, print and deliver, save the state.
-fn process(
-    config: &WatchConfig,
-    batch: &Batch,
-    store: &mut dyn Store,
-    incidents: &mut OpenIncidents,
-    metrics: &Metrics,
-    newest: &AtomicI64,
-) -> Result<()> {
-    let opts = ReadOptions::default();
-    let track = |e: &trailguard_core::Event<'_>| {
-        if let Some(t) = e.time_millis() {
-            newest.fetch_max(t, Ordering::Relaxed);
+/// One batch: scan, fold into the open incidents, then [`emit`].
+fn process(config: &WatchConfig, batch: Batch, running: &mut Running) -> Result<()> {
+    let now = now_ms();
+    let (files, outcome) = match batch {
+        Batch::Tick => {
+            let due = running.digests.flush_due(now);
+            if !due.is_empty() {
+                running.store.as_store().begin()?;
+                emit(config, Vec::new(), due, running, Vec::new())?;
+            }
+            update_depth(running);
+            return Ok(());
+        }
+        Batch::Files(files) => {
+            let inputs: Vec<Input> = files.iter().map(|(p, _)| Input::Path(p.clone())).collect();
+            let outcome = scan(config, running, |opts, progress, on_event| {
+                read_events(&inputs, opts, progress, on_event)
+            })?;
+            (files, outcome)
+        }
+        Batch::Bytes(bytes) => {
+            let outcome = scan(config, running, |opts, _, on_event| {
+                read_bytes("<stdin>", &bytes, opts, on_event)
+            })?;
+            (Vec::new(), outcome)
         }
     };
-    let no_progress = BarProgress::new(false);
-    let outcome = config.scanner.scan(
-        |on_event| match batch {
-            Batch::Files(inputs) => read_events(inputs, &opts, &no_progress, |e| {
-                track(e);
-                on_event(e)
-            }),
-            Batch::Bytes(bytes) => read_bytes("<stdin>", bytes, &opts, |e| {
-                track(e);
-                on_event(e)
-            }),
-        },
-        (None, None),
-        store,
-    )?;
     report_read_errors(&outcome.summary);
-    count_read(metrics, &outcome.summary);
-    let watermark = newest.load(Ordering::Relaxed);
-    metrics.newest_event_ms.store(watermark, Ordering::Relaxed);
-    let mut alerts = incidents.admit(outcome.alerts);
-    alerts.extend(incidents.close(Some(watermark)));
-    metrics
+    count_read(&running.metrics, &outcome.summary);
+    let watermark = running.newest.load(Ordering::Relaxed);
+    running
+        .metrics
+        .newest_event_ms
+        .store(watermark, Ordering::Relaxed);
+    let mut alerts = running.incidents.admit(outcome.alerts);
+    alerts.extend(running.incidents.close(Some(watermark)));
+    running
+        .metrics
         .open_incidents
-        .store(incidents.len() as i64, Ordering::Relaxed);
-    emit(config, &alerts, metrics)?;
-    store.commit()?;
-    if !config.quiet && (!alerts.is_empty() || outcome.summary.errors_total > 0) {
+        .store(running.incidents.len() as i64, Ordering::Relaxed);
+    let due = running.digests.flush_due(now);
+    let n = alerts.len();
+    emit(config, alerts, due, running, files)?;
+    if !config.quiet && (n > 0 || outcome.summary.errors_total > 0) {
         eprintln!(
-            "trailguard: {} events read; {} alerts sent; {} incidents open",
+            "trailguard: {} events read; {n} alerts; {} incidents open",
             outcome.summary.events,
-            alerts.len(),
-            incidents.len()
+            running.incidents.len()
         );
     }
     Ok(())
+}
+
+/// Runs the scanner over one batch, tracking the newest event time.
+fn scan(
+    config: &WatchConfig,
+    running: &mut Running,
+    read: impl FnOnce(
+        &ReadOptions,
+        &BarProgress,
+        &(dyn Fn(&trailguard_core::Event<'_>) + Sync),
+    ) -> ReadSummary,
+) -> Result<crate::scanner::Outcome> {
+    let opts = ReadOptions::default();
+    let no_progress = BarProgress::new(false);
+    let newest = &running.newest;
+    config.scanner.scan(
+        |on_event| {
+            read(&opts, &no_progress, &|e: &trailguard_core::Event<'_>| {
+                if let Some(t) = e.time_millis() {
+                    newest.fetch_max(t, Ordering::Relaxed);
+                }
+                on_event(e)
+            })
+        },
+        (None, None),
+        running.store.as_store(),
+    )
 }
 
 fn count_read(metrics: &Metrics, s: &ReadSummary) {
@@ -278,13 +397,26 @@ fn count_read(metrics: &Metrics, s: &ReadSummary) {
         .fetch_add(s.errors_total, Ordering::Relaxed);
 }
 
-/// Redacts, routes (suppressions apply), prints and delivers alerts. A failed delivery
-/// is reported and counted, and `watch` goes on: the alerts are on stdout in any case.
-fn emit(config: &WatchConfig, alerts: &[Alert], metrics: &Metrics) -> Result<()> {
-    if alerts.is_empty() {
-        return Ok(());
+fn update_depth(running: &Running) {
+    if let Some(sender) = &running.sender {
+        running
+            .metrics
+            .outbox_depth
+            .store(sender.depth(), Ordering::Relaxed);
     }
-    let mut alerts = alerts.to_vec();
+}
+
+/// Redacts, routes (suppressions apply) and prints `alerts`; folds them per sink into
+/// digests; records what is due (singles and digests) in the outbox together with
+/// the state and the files read, in the unit of work the scan began; commits; wakes
+/// the delivery. Nothing is sent before it is recorded.
+fn emit(
+    config: &WatchConfig,
+    mut alerts: Vec<Alert>,
+    due: Vec<Outgoing>,
+    running: &mut Running,
+    files: Vec<(PathBuf, FileStamp)>,
+) -> Result<()> {
     redact_alerts(&mut alerts);
     let now = now_ms();
     let routed = route(&config.routing, alerts, now);
@@ -299,27 +431,54 @@ fn emit(config: &WatchConfig, alerts: &[Alert], metrics: &Metrics) -> Result<()>
         );
     }
     for a in &routed.alerts {
-        metrics.alert(a.rule.severity);
+        running.metrics.alert(a.rule.severity);
     }
     write_alerts(config.format, &routed.alerts)?;
-    let deliveries: usize = routed.sinks.iter().map(Vec::len).sum();
-    metrics
-        .outbox_depth
-        .fetch_add(deliveries as i64, Ordering::Relaxed);
-    let result = deliver(&config.routing, &routed, now);
-    let ok = result.is_ok();
-    for sinks in &routed.sinks {
+    // Per sink: alone, or held for a digest.
+    let mut singles: Vec<Alert> = Vec::new();
+    let mut sinks_of: HashMap<String, Vec<String>> = HashMap::new();
+    let mut digests: Vec<Digest> = Vec::new();
+    let mut take = |out: Outgoing, sink: &str| match out {
+        Outgoing::Single(a) => {
+            let entry = sinks_of.entry(a.id.clone()).or_default();
+            if entry.is_empty() {
+                singles.push(a);
+            }
+            entry.push(sink.to_owned());
+        }
+        Outgoing::Digest(d) => digests.push(d),
+    };
+    for (alert, sinks) in routed.alerts.iter().zip(&routed.sinks) {
         for sink in sinks {
-            metrics.delivery(sink, ok);
+            for out in running.digests.push(sink, alert.clone(), now) {
+                take(out, sink);
+            }
         }
     }
-    match result {
-        Ok(_) => {
-            metrics
-                .outbox_depth
-                .fetch_sub(deliveries as i64, Ordering::Relaxed);
-        }
-        Err(e) => eprintln!("error: delivery: {e:#}"),
+    for out in due {
+        take(out, "");
     }
+    let sinks_of = |a: &Alert| sinks_of.get(&a.id).cloned().unwrap_or_default();
+    match (&mut running.store, &running.sender) {
+        (StateStore::File(store), sender) => {
+            mark_watched(store, &files)?;
+            if sender.is_some() {
+                let expiry = sender.as_ref().map_or(Duration::ZERO, |s| s.expiry);
+                enqueue_with_state(store, &singles, &sinks_of, now, expiry)?;
+                enqueue_digests_with_state(store, &digests, now, expiry)?;
+            }
+            store.commit()?;
+            if let Some(s) = sender {
+                s.wake();
+            }
+        }
+        (StateStore::Memory(store), sender) => {
+            store.commit()?;
+            if let Some(s) = sender {
+                s.enqueue_here(&singles, &sinks_of, &digests, now)?;
+            }
+        }
+    }
+    update_depth(running);
     Ok(())
 }
