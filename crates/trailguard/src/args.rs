@@ -116,7 +116,7 @@ How it runs:
   A folder is polled every --poll; a file is read once it has not changed for one poll
   (so half-written files are never read), and again if it changes later. With `-`,
   JSON Lines (CloudTrail records or EventBridge events) are read from standard input
-  and matched in batches at least every --batch. Each batch is judged against the
+  and matched as soon as the input pauses (2 ms), and at least every --batch. Each batch is judged against the
   same state, so stateful rules (first use of a key from a new address, bursts,
   created keys used elsewhere) work across batches; give --state to keep that state
   (and the alerts already sent) across restarts.
@@ -147,7 +147,8 @@ pub struct WatchArgs {
     /// How often to look for new files (e.g. 500ms, 2s, 1m).
     #[arg(long, value_name = "DURATION", default_value = "2s")]
     pub poll: String,
-    /// With `-`: match what arrived at least this often (e.g. 200ms, 1s).
+    /// With `-`: the longest a line waits to be matched (a pause in the input hands
+    /// lines over at once; this bounds a steady stream). E.g. 200ms, 1s.
     #[arg(long, value_name = "DURATION", default_value = "1s")]
     pub batch: String,
     /// Output format of the alerts on stdout [default: table on a terminal, jsonl otherwise].

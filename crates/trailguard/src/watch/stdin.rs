@@ -4,12 +4,15 @@
 
 use std::io::{BufRead, Read};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Longest line kept: longer ones are cut off here and then reported as unreadable
 /// by the reader, with their position, instead of growing memory without bound.
 const MAX_LINE: usize = 8 << 20;
 /// A batch is handed over at this size even inside one interval.
 const MAX_BATCH: usize = 64 << 20;
+/// A pause in the input this long hands the lines so far over.
+const LINGER: Duration = Duration::from_millis(2);
 
 #[derive(Default)]
 struct Shared {
@@ -45,14 +48,32 @@ impl LineBatcher {
         b
     }
 
-    /// Waits up to `wait` for data (returning early when the batch is large or the
-    /// input ended), then takes what is there.
-    pub fn take(&self, wait: std::time::Duration) -> Batch {
+    /// Waits up to `wait` for the first line (or the end), then keeps taking lines
+    /// while they come without a pause of [`LINGER`], until `wait` is up or the batch
+    /// is large: a lone event is matched at once, a burst in a few batches.
+    pub fn take(&self, wait: Duration) -> Batch {
+        let deadline = Instant::now() + wait;
         let (lock, ready) = &*self.shared;
         let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
         let (mut s, _) = ready
-            .wait_timeout_while(guard, wait, |s| !s.eof && s.buf.len() < MAX_BATCH)
+            .wait_timeout_while(guard, wait, |s| s.buf.is_empty() && !s.eof)
             .unwrap_or_else(|p| p.into_inner());
+        loop {
+            let now = Instant::now();
+            if s.eof || s.buf.len() >= MAX_BATCH || now >= deadline {
+                break;
+            }
+            let before = s.buf.len();
+            let (next, _) = ready
+                .wait_timeout_while(s, LINGER.min(deadline - now), |s| {
+                    s.buf.len() == before && !s.eof
+                })
+                .unwrap_or_else(|p| p.into_inner());
+            s = next;
+            if s.buf.len() == before {
+                break;
+            }
+        }
         Batch {
             bytes: std::mem::take(&mut s.buf),
             eof: s.eof,
@@ -87,9 +108,7 @@ fn read_lines<R: Read>(input: R, shared: &(Mutex<Shared>, std::sync::Condvar)) {
                     }
                 }
                 s.buf.extend_from_slice(&line);
-                if s.buf.len() >= MAX_BATCH {
-                    ready.notify_all();
-                }
+                ready.notify_all();
             }
             Err(e) => {
                 s.error = Some(e.to_string());
@@ -117,7 +136,6 @@ fn skip_rest_of_line<R: BufRead>(reader: &mut R) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn batches_whole_lines_until_eof() {
