@@ -227,7 +227,7 @@ pub fn deliver(
 
 /// One stderr line per event a person must know about; retries are warnings
 /// (hidden by --quiet), failures and expiries are errors (always shown).
-fn report(e: &DeliveryEvent, quiet: bool) {
+pub fn report(e: &DeliveryEvent, quiet: bool) {
     match e {
         DeliveryEvent::Delivered { .. } => {}
         DeliveryEvent::Retrying {

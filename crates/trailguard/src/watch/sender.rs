@@ -133,51 +133,15 @@ impl Sender {
     }
 }
 
-/// Counts each delivery event and says on stderr what a person must know.
+/// Counts each delivery event, and says on stderr what a person must know (as
+/// `detect` does).
 fn report(e: &DeliveryEvent, metrics: &Metrics, quiet: bool) {
     match e {
         DeliveryEvent::Delivered { sink, .. } => metrics.delivery(sink, true),
-        DeliveryEvent::Retrying {
-            alert_id,
-            sink,
-            error,
-            retry_in,
-            ..
-        } => {
-            metrics.delivery(sink, false);
-            if !quiet {
-                eprintln!(
-                    "warning: sink `{sink}`: alert {alert_id} not delivered ({error}); retrying in {:.0}s",
-                    retry_in.as_secs_f64()
-                );
-            }
+        DeliveryEvent::Retrying { sink, .. } | DeliveryEvent::Failed { sink, .. } => {
+            metrics.delivery(sink, false)
         }
-        DeliveryEvent::Failed {
-            alert_id,
-            rule_id,
-            sink,
-            error,
-            ..
-        } => {
-            metrics.delivery(sink, false);
-            eprintln!(
-                "error: sink `{sink}`: alert {alert_id} ({rule_id}) refused for good: {error}"
-            );
-        }
-        DeliveryEvent::Expired(ended) => eprintln!(
-            "error: sink `{}`: alert {} ({}) expired undelivered after {} attempt(s){}",
-            ended.sink,
-            ended.alert_id,
-            ended.rule_id,
-            ended.attempts,
-            ended
-                .last_error
-                .as_deref()
-                .map(|e| format!(": {e}"))
-                .unwrap_or_default()
-        ),
-        DeliveryEvent::OutboxError { sink, error } => {
-            eprintln!("error: sink `{sink}`: outbox: {error}")
-        }
+        DeliveryEvent::Expired(_) | DeliveryEvent::OutboxError { .. } => {}
     }
+    crate::delivery::report(e, quiet);
 }
