@@ -154,20 +154,8 @@ pub struct WatchArgs {
     /// Output format of the alerts on stdout [default: table on a terminal, jsonl otherwise].
     #[arg(long, value_enum)]
     pub format: Option<Format>,
-    /// Report only alerts of this severity or above.
-    #[arg(long, value_name = "LEVEL", default_value = "info")]
-    pub min_severity: String,
-    /// Deliver alerts: discord[=URL], slack[=URL], webhook[=URL] or jsonl=PATH.
-    /// Repeatable; added to the sinks of --config.
-    #[arg(long, value_name = "KIND=TARGET")]
-    pub sink: Vec<String>,
-    /// Sinks, routes, digests and suppressions from this TOML file (see
-    /// examples/trailguard.toml); --sink adds sinks that take every alert.
-    #[arg(long, value_name = "FILE", env = "TRAILGUARD_CONFIG")]
-    pub config: Option<PathBuf>,
-    /// Fold events of the same rule and access key within this many minutes into one incident.
-    #[arg(long, value_name = "MINUTES", default_value_t = 60)]
-    pub window: u32,
+    #[command(flatten)]
+    pub alerts: AlertArgs,
     /// Keep what stateful rules learn, and the alerts already sent, in this SQLite file
     /// (created if missing), so that a restart carries on where it stopped.
     #[arg(long, value_name = "FILE")]
@@ -269,23 +257,11 @@ pub struct DetectArgs {
     /// Output format [default: table on a terminal, jsonl otherwise].
     #[arg(long, value_enum)]
     pub format: Option<Format>,
-    /// Report only alerts of this severity or above.
-    #[arg(long, value_name = "LEVEL", default_value = "info")]
-    pub min_severity: String,
     /// Exit with 1 when an alert of this severity or above is raised.
     #[arg(long, value_name = "LEVEL")]
     pub fail_on: Option<String>,
-    /// Deliver alerts: discord[=URL], slack[=URL], webhook[=URL] or jsonl=PATH.
-    /// Repeatable; added to the sinks of --config.
-    #[arg(long, value_name = "KIND=TARGET")]
-    pub sink: Vec<String>,
-    /// Sinks, routes, digests and suppressions from this TOML file (see
-    /// examples/trailguard.toml).
-    #[arg(long, value_name = "FILE", env = "TRAILGUARD_CONFIG")]
-    pub config: Option<PathBuf>,
-    /// Fold events of the same rule and access key within this many minutes into one alert.
-    #[arg(long, value_name = "MINUTES", default_value_t = 60)]
-    pub window: u32,
+    #[command(flatten)]
+    pub alerts: AlertArgs,
     /// Keep what stateful rules learn, the alerts already reported and the outbox of
     /// alerts to deliver in this SQLite file between runs (created if missing).
     #[arg(long, value_name = "FILE")]
@@ -295,6 +271,26 @@ pub struct DetectArgs {
     /// No progress bar and no summary on stderr (errors are still reported).
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// Which alerts are raised and where they go: shared by `detect` and `watch`.
+#[derive(Args, Debug, Clone)]
+pub struct AlertArgs {
+    /// Report only alerts of this severity or above.
+    #[arg(long, value_name = "LEVEL", default_value = "info")]
+    pub min_severity: String,
+    /// Deliver alerts: discord[=URL], slack[=URL], webhook[=URL] or jsonl=PATH.
+    /// Repeatable; added to the sinks of --config.
+    #[arg(long, value_name = "KIND=TARGET")]
+    pub sink: Vec<String>,
+    /// Sinks, routes, digests and suppressions from this TOML file (see
+    /// examples/trailguard.toml).
+    #[arg(long, value_name = "FILE", env = "TRAILGUARD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Fold events of the same rule and access key within this many minutes into one
+    /// alert (one incident).
+    #[arg(long, value_name = "MINUTES", default_value_t = 60)]
+    pub window: u32,
 }
 
 /// How long a command delivers, and how long an alert is retried.

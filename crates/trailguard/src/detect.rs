@@ -58,7 +58,7 @@ impl DetectConfig {
                 bail!("--since must be before --until");
             }
         }
-        if a.window == 0 {
+        if a.alerts.window == 0 {
             bail!("--window must be at least 1 minute");
         }
         let severity = |flag: &str, v: &str| -> Result<Severity> {
@@ -80,8 +80,9 @@ impl DetectConfig {
             })
             .collect();
         let routing = run_config(
-            a.config.as_deref(),
-            a.sink
+            a.alerts.config.as_deref(),
+            a.alerts
+                .sink
                 .iter()
                 .map(|s| SinkSpec::parse(s))
                 .collect::<Result<_>>()?,
@@ -100,14 +101,14 @@ impl DetectConfig {
             since_ms,
             until_ms,
             format: a.format.unwrap_or_else(default_format),
-            min_severity: severity("min-severity", &a.min_severity)?,
+            min_severity: severity("min-severity", &a.alerts.min_severity)?,
             fail_on: a
                 .fail_on
                 .as_deref()
                 .map(|v| severity("fail-on", v))
                 .transpose()?,
             routing,
-            window_ms: i64::from(a.window) * 60_000,
+            window_ms: i64::from(a.alerts.window) * 60_000,
             state: a.state,
             delivery,
             quiet: a.quiet,

@@ -81,19 +81,21 @@ fn interval(flag: &str, s: &str) -> Result<Duration> {
 impl WatchConfig {
     fn from_args(a: WatchArgs) -> Result<WatchConfig> {
         rules_cmd::check(&a.rule_set)?;
-        if a.window == 0 {
+        if a.alerts.window == 0 {
             bail!("--window must be at least 1 minute");
         }
         let min_severity: Severity = a
+            .alerts
             .min_severity
             .parse()
             .map_err(|e| anyhow::anyhow!("--min-severity: {e}"))?;
         let specs = a
+            .alerts
             .sink
             .iter()
             .map(|s| SinkSpec::parse(s))
             .collect::<Result<Vec<_>>>()?;
-        let routing = run_config(a.config.as_deref(), specs, a.quiet)?;
+        let routing = run_config(a.alerts.config.as_deref(), specs, a.quiet)?;
         let poll = interval("poll", &a.poll)?;
         let batch = interval("batch", &a.batch)?;
         let source = if a.source == "-" {
@@ -115,7 +117,7 @@ impl WatchConfig {
             quiet: a.quiet,
             ..RuleSources::of(&a.rule_set)
         })?;
-        let window_ms = i64::from(a.window) * 60_000;
+        let window_ms = i64::from(a.alerts.window) * 60_000;
         Ok(WatchConfig {
             source,
             scanner: Scanner::new(rules, min_severity, window_ms),
