@@ -94,9 +94,11 @@ pub fn redact_alert(alert: &mut Alert) -> usize {
     n
 }
 
-/// [`redact_alert`] for each alert; the total redacted.
+/// [`redact_alert`] for each alert, in parallel (a run can raise 100,000 alerts, and
+/// each is walked whole); the total redacted.
 pub fn redact_alerts(alerts: &mut [Alert]) -> usize {
-    alerts.iter_mut().map(redact_alert).sum()
+    use rayon::prelude::*;
+    alerts.par_iter_mut().map(redact_alert).sum()
 }
 
 /// Redacts credentials in a JSON value in place: values under credential keys, and

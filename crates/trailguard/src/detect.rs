@@ -200,19 +200,15 @@ pub fn execute(config: &DetectConfig) -> Result<u8> {
         eprintln!("error: no input could be read");
         return Ok(exit::ERROR);
     }
-    let (recorded, queued, outbox) = record(config, store, outbox, &routed, now)?;
-    outcome.alerts = std::mem::take(&mut routed.alerts);
-    let delivered = if sinks.is_empty() && config.state.is_none() {
-        None
+    // Nowhere to send and nothing to keep: no outbox at all.
+    let (recorded, queued, delivered) = if sinks.is_empty() && config.state.is_none() {
+        (true, crate::sinks::Queued::default(), None)
     } else {
-        Some(deliver(
-            outbox,
-            sinks,
-            &config.delivery,
-            config.quiet,
-            false,
-        )?)
+        let (recorded, queued, outbox) = record(config, store, outbox, &routed, now)?;
+        let delivered = deliver(outbox, sinks, &config.delivery, config.quiet, false)?;
+        (recorded, queued, Some(delivered))
     };
+    outcome.alerts = std::mem::take(&mut routed.alerts);
     if !config.quiet {
         let folded = |id: &str| {
             queued

@@ -18,6 +18,30 @@ fn example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/leaked-admin-key")
 }
 
+/// A child process killed when the test ends, even by a failed assertion: a stray
+/// watcher would otherwise outlive the test run.
+struct Reaped(Child);
+
+impl std::ops::Deref for Reaped {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Reaped {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn trailguard() -> Command {
     let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("trailguard"));
     cmd.env_remove("DISCORD_WEBHOOK_URL");
@@ -116,6 +140,7 @@ fn follows_a_folder_serves_metrics_and_stops_on_sigterm() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
+        .map(Reaped)
         .unwrap();
     let out = lines_of(child.stdout.take().unwrap());
     let err = lines_of(child.stderr.take().unwrap());
@@ -307,6 +332,7 @@ fn kill_9_mid_delivery_then_restart_delivers_every_alert() {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
+            .map(Reaped)
             .unwrap();
         let err = lines_of(child.stderr.take().unwrap());
         wait_for(
