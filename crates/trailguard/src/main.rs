@@ -7,6 +7,8 @@ mod args;
 mod demo;
 mod detect;
 mod export;
+mod investigate;
+mod key_info;
 mod pattern_cmd;
 mod progress;
 mod rules_cmd;
@@ -44,6 +46,8 @@ fn main() -> ExitCode {
         Command::Pattern(PatternCommand::Test(a)) => pattern_cmd::run(a),
         Command::Watch(a) => watch::run(a),
         Command::Alerts(AlertsCommand::Suppressions(a)) => alerts_cmd::suppressions(a),
+        Command::Investigate(a) => investigate::run(a),
+        Command::KeyInfo(a) => key_info::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
