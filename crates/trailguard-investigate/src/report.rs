@@ -428,6 +428,9 @@ fn derive(
         .suspicious_since
         .as_deref()
         .and_then(trailguard_core::time::parse_rfc3339_millis);
+    // Every direct child is claimed before any is followed, so that a credential
+    // reached two ways sits under the parent that created it directly.
+    let mut mine = Vec::new();
     for child in children(act, findings) {
         if !visited.insert(child.key.clone()) {
             continue; // Already reported (a cycle, or two ways to the same key).
@@ -437,6 +440,9 @@ fn derive(
             continue;
         }
         *budget -= 1;
+        mine.push(child);
+    }
+    for child in mine {
         let empty = Activity::default();
         let child_act = findings.candidates.get(&child.key).unwrap_or(&empty);
         // A credential did not exist before its creation: all its activity is new.

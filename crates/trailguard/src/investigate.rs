@@ -206,8 +206,8 @@ fn write_report(c: &InvestigateConfig, report: &Report) -> Result<()> {
     };
     match &c.out {
         Some(path) => {
-            let file = File::create(path)
-                .with_context(|| format!("cannot create {}", path.display()))?;
+            let file =
+                File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
             render(&mut BufWriter::new(file))
                 .with_context(|| format!("cannot write {}", path.display()))?;
             if !c.quiet {

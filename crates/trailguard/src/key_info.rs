@@ -21,7 +21,10 @@ pub fn run(a: KeyInfoArgs) -> Result<u8> {
         let info = match keyid::decode(key) {
             Ok(i) => i,
             Err(e) => {
-                eprintln!("error: `{}`: {e}", key.chars().take(140).collect::<String>());
+                eprintln!(
+                    "error: `{}`: {e}",
+                    key.chars().take(140).collect::<String>()
+                );
                 code = exit::ERROR;
                 continue;
             }
