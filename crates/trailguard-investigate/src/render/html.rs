@@ -45,7 +45,7 @@ code,.mono,td{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;f
 .card.alert{border-color:#cf222e;background:#fff5f5}
 table{border-collapse:collapse;margin:6px 0;max-width:100%}
 th,td{border:1px solid #d0d7de;padding:3px 7px;text-align:left;vertical-align:top;word-break:break-word}
-th{background:#f6f8fa;font-size:12px}
+th{background:#f6f8fa;font-size:12px;white-space:nowrap}
 tr.new td:first-child{font-weight:bold} .tag{color:#cf222e;font-weight:bold}
 tr.err td{color:#9a6700} tr.sus td:first-child{border-left:3px solid #cf222e}
 #q{font-size:14px;padding:5px 8px;width:360px;margin:8px 0}
@@ -308,6 +308,10 @@ fn cards(r: &Report) -> String {
 
 fn section(out: &mut String, r: &Report, events: &mut Vec<(String, String)>) {
     out.push_str(&cards(r));
+    details(out, r, events);
+}
+
+fn details(out: &mut String, r: &Report, events: &mut Vec<(String, String)>) {
     if r.is_empty() {
         out.push_str("<p><b>No event of this subject in the input.</b></p>");
         return;
@@ -497,11 +501,11 @@ pub fn write_html(out: &mut dyn Write, r: &Report) -> io::Result<()> {
         }
     );
     body.push_str("<h2>Summary</h2>");
-    let mut details = String::new();
-    section(&mut details, r, &mut events);
-    body.push_str(&details);
+    body.push_str(&cards(r));
     body.push_str("<h2>Activity</h2>");
     body.push_str(&chart(r));
+    body.push_str("<h2>Details</h2>");
+    details(&mut body, r, &mut events);
     if !r.derived.is_empty() || r.derived_omitted > 0 {
         body.push_str("<h2>Lineage: credentials it created</h2>");
         for d in r.walk().into_iter().skip(1) {
