@@ -165,9 +165,24 @@ impl TimelineEntry {
 pub struct Timeline {
     pub entries: Vec<TimelineEntry>,
     pub dropped: u64,
+    /// After a compaction: the latest time of the kept head and the earliest of the
+    /// kept tail. An event strictly between them can never be kept again, so it is
+    /// counted without building its entry (busy keys cost no allocation per event).
+    gap: Option<(i64, i64)>,
 }
 
 impl Timeline {
+    /// True when an event at `t` would be dropped at the next compaction anyway.
+    fn skips(&mut self, t: Option<i64>) -> bool {
+        match (self.gap, t) {
+            (Some((head, tail)), Some(t)) if t > head && t < tail => {
+                self.dropped += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
     fn push(&mut self, e: TimelineEntry, limit: usize) {
         self.entries.push(e);
         if self.entries.len() >= limit.max(1) * 2 {
@@ -185,6 +200,11 @@ impl Timeline {
             let tail = limit - head;
             self.entries.drain(head..n - tail);
             self.dropped += (n - limit) as u64;
+            let at = |i: usize| self.entries.get(i).and_then(|e| e.time_ms);
+            self.gap = match (head.checked_sub(1).and_then(at), at(head)) {
+                (Some(h), Some(t)) => Some((h, t)),
+                _ => None,
+            };
         }
     }
 
@@ -302,6 +322,9 @@ impl Activity {
         }
         if !failed {
             self.created.extract(ev, limits.created);
+        }
+        if self.timeline.skips(t) {
+            return;
         }
         let s = |v: Option<&str>| v.map(str::to_owned);
         self.timeline.push(

@@ -225,6 +225,35 @@ mod tests {
     }
 
     #[test]
+    fn many_events_of_one_key_keep_a_bounded_timeline() {
+        let a = "AKIAWCZC6J72ODEC6IFU";
+        let opts = Options {
+            subject: Limits {
+                timeline: 100,
+                ..Limits::SUBJECT
+            },
+            ..Options::default()
+        };
+        let inv = Investigator::new(Subject::access_key(a).unwrap(), opts);
+        let n = 300_000u64;
+        let base = 1_758_000_000_000i64;
+        for i in 0..n {
+            // Out of order: a fixed permutation (7,919 is prime, coprime with n).
+            let s = (i * 7_919) % n;
+            let t = trailguard_core::time::format_millis(base + s as i64 * 1000);
+            let r = rec(a, "ListUsers", &t, "");
+            inv.observe(&Event::from_json(r.as_bytes()).unwrap());
+        }
+        let f = inv.finish();
+        assert_eq!(f.subject.events, n);
+        let tl = &f.subject.timeline;
+        assert_eq!(tl.entries.len(), 100);
+        assert_eq!(tl.dropped, n - 100);
+        assert_eq!(tl.entries[0].time_ms, Some(base));
+        assert_eq!(tl.entries[99].time_ms, Some(base + (n as i64 - 1) * 1000));
+    }
+
+    #[test]
     fn since_and_until_bound_everything() {
         let a = "AKIAWCZC6J72ODEC6IFU";
         let opts = Options {

@@ -471,11 +471,12 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 fn a_lineage_cycle_ends_and_reports_each_credential_once() {
     // A creates B; B "creates" A (forged) and assumes a role (C); C creates a user
     // `eve`, and B creates eve's key D: D is reached twice, A is the subject itself.
-    let (a, b, c, d) = (
+    let (a, b, c, d, e) = (
         "AKIAWCZC6J72AAAAAAAA",
         "AKIAWCZC6J72BBBBBBBB",
         "ASIAWCZC6J72CCCCCCCC",
         "AKIAWCZC6J72DDDDDDDD",
+        "AKIAWCZC6J72EEEEEEEE",
     );
     let key = |k: &str| {
         format!(r#","responseElements":{{"accessKey":{{"accessKeyId":"{k}","userName":"u"}}}}"#)
@@ -539,6 +540,27 @@ fn a_lineage_cycle_ends_and_reports_each_credential_once() {
             "c-6",
             &key(b),
         ),
+        // Someone outside the lineage makes eve a second key: still eve's, so derived.
+        record(
+            "AKIAWCZC6J72ZZZZZZZZ",
+            "arn:aws:iam::418295730164:user/ops",
+            "CreateAccessKey",
+            "iam.amazonaws.com",
+            "2025-09-17T07:00:00Z",
+            "c-7",
+            &format!(
+                r#","requestParameters":{{"userName":"eve"}},"responseElements":{{"accessKey":{{"accessKeyId":"{e}","userName":"eve"}}}}"#
+            ),
+        ),
+        record(
+            e,
+            ADMIN,
+            "ListUsers",
+            "iam.amazonaws.com",
+            "2025-09-17T08:00:00Z",
+            "c-8",
+            "",
+        ),
     ];
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cycle.jsonl");
@@ -563,9 +585,21 @@ fn a_lineage_cycle_ends_and_reports_each_credential_once() {
     collect(&r, 1, &mut seen);
     assert_eq!(
         seen,
-        [format!("1:{b}"), format!("2:{c}"), format!("2:{d}")],
+        [
+            format!("1:{b}"),
+            format!("2:{c}"),
+            format!("3:{e}"),
+            format!("2:{d}")
+        ],
         "{r:#}"
     );
+    let e_report = &r["derived"][0]["derived"][0]["derived"][0];
+    assert_eq!(
+        e_report["lineage"]["via"],
+        "CreateAccessKey for a user the parent created"
+    );
+    assert_eq!(e_report["lineage"]["parent"], c);
+    assert_eq!(e_report["event_count"], 1);
     let text = serde_json::to_string(&r).unwrap();
     assert!(!text.contains("SECRET-TOKEN"));
     // D was created by B for the user C created: reached first as B's key.

@@ -24,7 +24,11 @@ fn chromium() -> Option<PathBuf> {
 
 fn skip_loudly() {
     let msg = "SKIPPED: headless Chromium tests: no `chromium` in PATH (apt-get install -y chromium; .ci/run installs it when apt is available)";
-    eprintln!("\n{}\n{msg}\n{}\n", "!".repeat(msg.len()), "!".repeat(msg.len()));
+    eprintln!(
+        "\n{}\n{msg}\n{}\n",
+        "!".repeat(msg.len()),
+        "!".repeat(msg.len())
+    );
     if env::var_os("TRAILGUARD_REQUIRE_CHROMIUM").is_some() {
         panic!("TRAILGUARD_REQUIRE_CHROMIUM is set but Chromium is missing");
     }
@@ -34,7 +38,12 @@ fn skip_loudly() {
 fn browse(chrome: &Path, args: &[&str], url: &str) -> String {
     let profile = tempfile::tempdir().unwrap();
     let out = Process::new(chrome)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+        ])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .args(["--virtual-time-budget=5000", "--hide-scrollbars"])
         .args(args)
@@ -69,7 +78,8 @@ fn the_html_report_renders_and_its_search_box_filters() {
     };
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.html");
-    let logs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/leaked-admin-key/AWSLogs");
+    let logs =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/leaked-admin-key/AWSLogs");
     // A hostile user agent rides along: it must stay text.
     let hostile = dir.path().join("hostile.jsonl");
     fs::write(
@@ -79,7 +89,15 @@ fn the_html_report_renders_and_its_search_box_filters() {
     .unwrap();
     Command::cargo_bin("trailguard")
         .unwrap()
-        .args(["investigate", "--access-key", "AKIAWCZC6J72ODEC6IFU", "--format", "html", "-q", "--out"])
+        .args([
+            "investigate",
+            "--access-key",
+            "AKIAWCZC6J72ODEC6IFU",
+            "--format",
+            "html",
+            "-q",
+            "--out",
+        ])
         .arg(&report)
         .arg(&logs)
         .arg(&hostile)
@@ -91,14 +109,24 @@ fn the_html_report_renders_and_its_search_box_filters() {
     assert!(dom.contains("AKIAWCZC6J72ODEC6IFU"), "the key is shown");
     assert!(dom.contains("<svg id=\"chart\""), "the chart is drawn");
     assert!(dom.matches("<rect").count() > 3, "the chart has bars");
-    assert!(dom.contains("class=\"suspicious\""), "the suspicious window is shaded");
-    assert!(dom.contains("<title>trailguard investigation: AKIAWCZC6J72ODEC6IFU</title>"), "no script from the logs ran");
+    assert!(
+        dom.contains("class=\"suspicious\""),
+        "the suspicious window is shaded"
+    );
+    assert!(
+        dom.contains("<title>trailguard investigation: AKIAWCZC6J72ODEC6IFU</title>"),
+        "no script from the logs ran"
+    );
     assert!(!dom.contains("pwned</title>"));
     let (rows, visible) = event_rows(&dom);
     assert_eq!((rows, visible), (29, 29), "every event is listed");
 
     let filtered = browse(&chrome, &["--dump-dom"], &format!("{url}#q=RunInstances"));
-    assert_eq!(event_rows(&filtered), (29, 2), "the search box filters to the two RunInstances");
+    assert_eq!(
+        event_rows(&filtered),
+        (29, 2),
+        "the search box filters to the two RunInstances"
+    );
     assert!(filtered.contains("<span id=\"shown\">2</span>"));
     let by_ip = browse(&chrome, &["--dump-dom"], &format!("{url}#q=198.51.100.73"));
     assert_eq!(event_rows(&by_ip).1, 5);
@@ -106,9 +134,16 @@ fn the_html_report_renders_and_its_search_box_filters() {
     let shot = dir.path().join("shot.png");
     browse(
         &chrome,
-        &["--window-size=1280,900", &format!("--screenshot={}", shot.display())],
+        &[
+            "--window-size=1280,900",
+            &format!("--screenshot={}", shot.display()),
+        ],
         &url,
     );
     let png = fs::read(&shot).expect("a screenshot");
-    assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000, "{} bytes", png.len());
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 20_000,
+        "{} bytes",
+        png.len()
+    );
 }
