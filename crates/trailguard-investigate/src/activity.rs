@@ -33,15 +33,6 @@ impl Limits {
         hourly: 100_000,
         created: 10_000,
     };
-    /// For every other access key seen, any of which may turn out to be derived from
-    /// the subject once the whole input is read: small, since there may be hundreds
-    /// of thousands of them.
-    pub const CANDIDATE: Limits = Limits {
-        timeline: 32,
-        distinct: 16,
-        hourly: 256,
-        created: 256,
-    };
 }
 
 /// Count and first and last time of one value.
@@ -69,14 +60,14 @@ impl Seen {
     }
 }
 
-fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+pub(crate) fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
 }
 
-fn max_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+pub(crate) fn max_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),

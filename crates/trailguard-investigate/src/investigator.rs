@@ -14,6 +14,7 @@ use std::sync::Mutex;
 use trailguard_core::Event;
 
 use crate::activity::{Activity, Caller, FastMap, Limits};
+use crate::candidate::{Candidate, CandidateLimits};
 use crate::created::{AccessKeyItem, Created};
 use crate::subject::{access_key_of, Subject};
 
@@ -21,7 +22,7 @@ use crate::subject::{access_key_of, Subject};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
     pub subject: Limits,
-    pub candidate: Limits,
+    pub candidate: CandidateLimits,
     /// Other access keys indexed at most; past it, new keys are counted, not kept.
     pub max_candidates: usize,
     /// Events at or after (milliseconds since the epoch).
@@ -34,7 +35,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             subject: Limits::SUBJECT,
-            candidate: Limits::CANDIDATE,
+            candidate: CandidateLimits::default(),
             max_candidates: 1_000_000,
             since_ms: None,
             until_ms: None,
@@ -46,7 +47,7 @@ impl Default for Options {
 #[derive(Default)]
 struct Shard {
     subject: Activity,
-    candidates: FastMap<String, Activity>,
+    candidates: FastMap<String, Candidate>,
     untracked: u64,
     /// Every successful `CreateAccessKey` of the input, with its caller's key.
     key_grants: Vec<(Option<String>, AccessKeyItem)>,
@@ -56,8 +57,10 @@ struct Shard {
 #[derive(Debug, Default)]
 pub struct Findings {
     pub subject: Activity,
-    /// Every other access key's activity (bounded), by key id.
-    pub candidates: FastMap<String, Activity>,
+    /// Every other access key's brief activity, by key id.
+    pub candidates: FastMap<String, Candidate>,
+    /// What the candidates kept at most.
+    pub candidate_limits: CandidateLimits,
     /// Events of keys not indexed because `max_candidates` was reached.
     pub untracked_events: u64,
     /// Every successful `CreateAccessKey` of the input, in time order.
@@ -130,20 +133,13 @@ impl Investigator {
                 None
             };
             match act {
-                Some(act) => {
-                    // The principal is only parsed for a key's first event: it is the
-                    // same for every call of one key.
-                    let principal = if act.events == 0 {
-                        ev.identity().and_then(|id| id.arn.as_deref())
-                    } else {
-                        None
-                    };
-                    let caller = Caller {
-                        access_key_id: Some(k),
-                        principal_arn: principal,
-                    };
-                    act.add(ev, caller, &self.opts.candidate);
-                }
+                // The principal is only parsed for a key's first event: it is the
+                // same for every call of one key.
+                Some(act) => act.add(
+                    ev,
+                    || ev.identity().and_then(|id| id.arn.as_deref()),
+                    &self.opts.candidate,
+                ),
                 None => shard.untracked += 1,
             }
         }
@@ -160,7 +156,10 @@ impl Investigator {
     /// Merges the threads' shares.
     pub fn finish(self) -> Findings {
         let opts = self.opts;
-        let mut out = Findings::default();
+        let mut out = Findings {
+            candidate_limits: opts.candidate,
+            ..Findings::default()
+        };
         let mut grants = Vec::new();
         for shard in self.shards {
             let shard = shard.into_inner().unwrap_or_else(|p| p.into_inner());
@@ -177,9 +176,6 @@ impl Investigator {
             grants.extend(shard.key_grants.into_iter().map(|(_, g)| g));
         }
         out.subject.finish(&opts.subject);
-        for act in out.candidates.values_mut() {
-            act.finish(&opts.candidate);
-        }
         grants.sort_by(|a, b| (&a.origin, &a.access_key_id).cmp(&(&b.origin, &b.access_key_id)));
         grants.dedup_by(|a, b| a == b);
         out.key_grants = grants;
@@ -219,7 +215,7 @@ mod tests {
         let f = inv.finish();
         assert_eq!(f.subject.events, 1);
         assert_eq!(f.subject.created.access_keys[0].access_key_id, b);
-        assert_eq!(f.candidates[b].events, 1);
+        assert_eq!(f.candidates[b].events(), 1);
         assert!(!f.candidates.contains_key(a));
         assert_eq!(f.key_grants.len(), 1);
     }

@@ -14,6 +14,7 @@
 //! the command line live in the `trailguard` binary.
 
 pub mod activity;
+pub mod candidate;
 pub mod created;
 pub mod investigator;
 pub mod render;
@@ -21,6 +22,7 @@ pub mod report;
 pub mod subject;
 
 pub use activity::{Activity, Limits};
+pub use candidate::{Candidate, CandidateLimits};
 pub use created::Created;
 pub use investigator::{Findings, Investigator, Options};
 pub use report::{build, BuildOptions, Report};

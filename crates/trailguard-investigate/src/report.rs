@@ -156,7 +156,6 @@ pub struct BuildOptions {
     /// Depth of the lineage followed at most.
     pub max_depth: u32,
     pub timeline_limit: usize,
-    pub candidate_timeline_limit: usize,
 }
 
 impl Default for BuildOptions {
@@ -167,7 +166,6 @@ impl Default for BuildOptions {
             max_derived: 1_000,
             max_depth: 16,
             timeline_limit: crate::activity::Limits::SUBJECT.timeline,
-            candidate_timeline_limit: crate::activity::Limits::CANDIDATE.timeline,
         }
     }
 }
@@ -443,8 +441,12 @@ fn derive(
         mine.push(child);
     }
     for child in mine {
-        let empty = Activity::default();
-        let child_act = findings.candidates.get(&child.key).unwrap_or(&empty);
+        let child_act = findings
+            .candidates
+            .get(&child.key)
+            .map(|c| c.to_activity(&child.key, &findings.candidate_limits))
+            .unwrap_or_default();
+        let child_act = &child_act;
         // A credential did not exist before its creation: all its activity is new.
         // It is suspicious from its creation when its parent was suspicious by then
         // (or from the parent's `suspicious_since`, if that came later).
@@ -464,7 +466,7 @@ fn derive(
             key_type: key_type(&child.key),
             access_key_id: Some(child.key.clone()),
         };
-        let mut sub = body(info, child_act, since, o.candidate_timeline_limit);
+        let mut sub = body(info, child_act, since, findings.candidate_limits.timeline);
         sub.lineage = Some(Lineage {
             via: child.via,
             event_id: child.event_id,

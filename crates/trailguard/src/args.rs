@@ -125,7 +125,8 @@ pub struct InvestigateArgs {
     /// suspicious event the rules find.
     #[arg(long, value_name = "TIME")]
     pub baseline_until: Option<String>,
-    /// Output format [default: table on a terminal, json otherwise].
+    /// Output format [default: from the --out extension (.html, .md, .json), else
+    /// table on a terminal, json otherwise].
     #[arg(long, value_enum)]
     pub format: Option<ReportFormat>,
     /// Write the report to this file instead of standard output.

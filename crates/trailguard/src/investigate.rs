@@ -67,7 +67,18 @@ impl InvestigateConfig {
         if a.paths.iter().filter(|p| *p == "-").count() > 1 {
             bail!("`-` (standard input) can be given only once");
         }
-        let format = a.format.unwrap_or_else(|| {
+        // Without --format: the --out file's extension, else a table for a person at
+        // a terminal and JSON for a program.
+        let by_extension = a.out.as_ref().and_then(|p| {
+            match p.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+                "html" | "htm" => Some(ReportFormat::Html),
+                "md" | "markdown" => Some(ReportFormat::Md),
+                "json" => Some(ReportFormat::Json),
+                "txt" => Some(ReportFormat::Table),
+                _ => None,
+            }
+        });
+        let format = a.format.or(by_extension).unwrap_or_else(|| {
             if a.out.is_none() && io::stdout().is_terminal() {
                 ReportFormat::Table
             } else {
