@@ -27,9 +27,9 @@ pub struct CandidateLimits {
 impl Default for CandidateLimits {
     fn default() -> Self {
         CandidateLimits {
-            distinct: 16,
-            timeline: 16,
-            hourly: 48,
+            distinct: 8,
+            timeline: 6,
+            hourly: 24,
             created: 256,
         }
     }
@@ -40,6 +40,58 @@ impl Default for CandidateLimits {
 struct Counted {
     value: Box<str>,
     seen: Seen,
+}
+
+/// Pushes without the usual doubling: these lists stay short, and there are hundreds
+/// of thousands of them.
+fn push_exact<T>(v: &mut Vec<T>, item: T) {
+    if v.len() == v.capacity() {
+        v.reserve_exact(1);
+    }
+    v.push(item);
+}
+
+/// An eventID: CloudTrail's are UUIDs, held in 16 bytes; anything else as text.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum EventId {
+    Uuid(u128),
+    Text(Box<str>),
+}
+
+impl EventId {
+    fn new(s: &str) -> EventId {
+        let b = s.as_bytes();
+        let dashes = [8, 13, 18, 23];
+        if b.len() == 36 && dashes.iter().all(|&i| b[i] == b'-') {
+            let hex: String = s.chars().filter(|c| *c != '-').collect();
+            if hex
+                .bytes()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+            {
+                if let Ok(v) = u128::from_str_radix(&hex, 16) {
+                    return EventId::Uuid(v);
+                }
+            }
+        }
+        EventId::Text(s.into())
+    }
+
+    fn text(&self) -> String {
+        match self {
+            EventId::Uuid(v) => {
+                let h = format!("{v:032x}");
+                format!(
+                    "{}-{}-{}-{}-{}",
+                    &h[..8],
+                    &h[8..12],
+                    &h[12..16],
+                    &h[16..20],
+                    &h[20..]
+                )
+            }
+            EventId::Text(t) => t.to_string(),
+        }
+    }
 }
 
 /// A short list: position of `v` (added if there is room), or `None` when full.
@@ -53,10 +105,13 @@ fn slot(
     let i = match list.iter().position(|c| &*c.value == v) {
         Some(i) => i,
         None if list.len() < limit.min(255) => {
-            list.push(Counted {
-                value: v.into(),
-                seen: Seen::default(),
-            });
+            push_exact(
+                list,
+                Counted {
+                    value: v.into(),
+                    seen: Seen::default(),
+                },
+            );
             list.len() - 1
         }
         None => {
@@ -80,7 +135,7 @@ fn bump(cells: &mut Vec<(i64, u8, u64)>, (hour, region): (i64, u8), n: u64, limi
     if let Some(c) = cells.iter_mut().find(|c| c.0 == hour && c.1 == region) {
         c.2 += n;
     } else if cells.len() < limit {
-        cells.push((hour, region, n));
+        push_exact(cells, (hour, region, n));
     }
 }
 
@@ -88,7 +143,7 @@ fn bump(cells: &mut Vec<(i64, u8, u64)>, (hour, region): (i64, u8), n: u64, limi
 #[derive(Debug, Clone)]
 struct Entry {
     time_ms: Option<i64>,
-    event_id: Option<Box<str>>,
+    event_id: Option<EventId>,
     error_code: Option<Box<str>>,
     ip: u8,
     user_agent: u8,
@@ -181,11 +236,14 @@ impl Candidate {
         {
             Some(i) => Some(i),
             None if self.actions.len() < d.min(255) => {
-                self.actions.push(Action {
-                    source: source.into(),
-                    name: name.into(),
-                    calls: Calls::default(),
-                });
+                push_exact(
+                    &mut self.actions,
+                    Action {
+                        source: source.into(),
+                        name: name.into(),
+                        calls: Calls::default(),
+                    },
+                );
                 Some(self.actions.len() - 1)
             }
             None => {
@@ -214,23 +272,29 @@ impl Candidate {
                 return;
             }
         }
-        self.timeline.push(Entry {
-            time_ms: t,
-            event_id: ev.event_id().map(Into::into),
-            error_code: ev.record.error_code.as_deref().map(Into::into),
-            ip,
-            user_agent,
-            region,
-            action: action.map_or(NONE, |i| i as u8),
-        });
-        if self.timeline.len() >= limits.timeline.max(1) * 2 {
+        push_exact(
+            &mut self.timeline,
+            Entry {
+                time_ms: t,
+                event_id: ev.event_id().map(EventId::new),
+                error_code: ev.record.error_code.as_deref().map(Into::into),
+                ip,
+                user_agent,
+                region,
+                action: action.map_or(NONE, |i| i as u8),
+            },
+        );
+        // A little slack before cutting: few sorts, and short vectors.
+        if self.timeline.len() >= limits.timeline.max(1) + 2 {
             self.compact(limits.timeline);
         }
     }
 
     fn compact(&mut self, limit: usize) {
-        let key = |e: &Entry| (e.time_ms.unwrap_or(i64::MAX), e.event_id.clone());
-        self.timeline.sort_by_key(key);
+        self.timeline.sort_by(|a, b| {
+            (a.time_ms.unwrap_or(i64::MAX), &a.event_id)
+                .cmp(&(b.time_ms.unwrap_or(i64::MAX), &b.event_id))
+        });
         let n = self.timeline.len();
         if n > limit {
             let head = limit.div_ceil(2);
@@ -396,7 +460,7 @@ impl Candidate {
                     region: value(&self.regions, e.region),
                     source_ip: value(&self.ips, e.ip),
                     error_code: e.error_code.as_deref().map(str::to_owned),
-                    event_id: e.event_id.as_deref().map(str::to_owned),
+                    event_id: e.event_id.as_ref().map(EventId::text),
                     access_key_id: Some(key.to_owned()),
                     user_agent: value(&self.user_agents, e.user_agent),
                 }
@@ -420,6 +484,21 @@ mod tests {
         format!(
             r#"{{"userIdentity":{{"arn":"arn:aws:iam::1:user/u","accessKeyId":"AKIAX"}},"eventTime":"{t}","eventSource":"s3.amazonaws.com","eventName":"{name}","awsRegion":"eu-west-1","sourceIPAddress":"{ip}","eventID":"{t}"}}"#
         )
+    }
+
+    #[test]
+    fn event_ids_round_trip() {
+        for id in [
+            "d6ec6c49-5236-481d-bd02-f5960ea20680",
+            "not-a-uuid",
+            "D6EC6C49-5236-481D-BD02-F5960EA20680",
+        ] {
+            assert_eq!(EventId::new(id).text(), id);
+        }
+        assert!(matches!(
+            EventId::new("d6ec6c49-5236-481d-bd02-f5960ea20680"),
+            EventId::Uuid(_)
+        ));
     }
 
     #[test]

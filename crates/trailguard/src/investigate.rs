@@ -175,9 +175,10 @@ pub fn execute(c: &InvestigateConfig) -> Result<u8> {
     } else if !c.quiet {
         let derived = report.walk().len() - 1;
         eprintln!(
-            "trailguard: {} files, {} events read; {} events of {}, {} alerts, {} derived credentials{}{}",
+            "trailguard: {} files, {} events read ({} other keys indexed for the lineage); {} events of {}, {} alerts, {} derived credentials{}{}",
             outcome.summary.files_read,
             outcome.summary.events,
+            findings.candidates.len(),
             report.event_count,
             c.subject.label(),
             report.alerts.len(),
