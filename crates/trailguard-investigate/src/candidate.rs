@@ -6,6 +6,8 @@
 //! radius only for keys that created something. Derived keys become [`Activity`]s
 //! after reading.
 
+use std::sync::Arc;
+
 use trailguard_core::Event;
 
 use crate::activity::{Activity, Calls, Limits, Seen, TimelineEntry, HOUR_MS};
@@ -35,10 +37,26 @@ impl Default for CandidateLimits {
     }
 }
 
+/// Values many keys share (addresses, user agents, regions, API names, accounts),
+/// held once per thread: a key's lists point into it instead of owning copies.
+#[derive(Debug, Default)]
+pub struct Pool(std::collections::HashSet<Arc<str>, foldhash::fast::RandomState>);
+
+impl Pool {
+    fn get(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.0.get(s) {
+            return a.clone();
+        }
+        let a: Arc<str> = s.into();
+        self.0.insert(a.clone());
+        a
+    }
+}
+
 /// A value and how it was seen.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct Counted {
-    value: Box<str>,
+    value: Arc<str>,
     seen: Seen,
 }
 
@@ -96,6 +114,7 @@ impl EventId {
 
 /// A short list: position of `v` (added if there is room), or `None` when full.
 fn slot(
+    pool: &mut Pool,
     list: &mut Vec<Counted>,
     v: &str,
     limit: usize,
@@ -108,7 +127,7 @@ fn slot(
             push_exact(
                 list,
                 Counted {
-                    value: v.into(),
+                    value: pool.get(v),
                     seen: Seen::default(),
                 },
             );
@@ -153,8 +172,8 @@ struct Entry {
 
 #[derive(Debug, Clone)]
 struct Action {
-    source: Box<str>,
-    name: Box<str>,
+    source: Arc<str>,
+    name: Arc<str>,
     calls: Calls,
 }
 
@@ -167,7 +186,7 @@ pub struct Candidate {
     first_ms: Option<i64>,
     last_ms: Option<i64>,
     principal: Option<Box<str>>,
-    account: Option<Box<str>>,
+    account: Option<Arc<str>>,
     ips: Vec<Counted>,
     user_agents: Vec<Counted>,
     regions: Vec<Counted>,
@@ -188,6 +207,7 @@ impl Candidate {
     /// Folds one event of this key in; `principal` is asked for on the first event only.
     pub fn add<'e>(
         &mut self,
+        pool: &mut Pool,
         ev: &'e Event<'_>,
         principal: impl FnOnce() -> Option<&'e str>,
         limits: &CandidateLimits,
@@ -196,7 +216,7 @@ impl Candidate {
         let failed = ev.record.error_code.is_some();
         if self.events == 0 {
             self.principal = principal().map(Into::into);
-            self.account = ev.account().map(Into::into);
+            self.account = ev.account().map(|a| pool.get(a));
         }
         self.events += 1;
         self.errors += u64::from(failed);
@@ -213,17 +233,17 @@ impl Candidate {
             .record
             .source_ip_address
             .as_deref()
-            .and_then(|v| slot(&mut self.ips, v, d, t, o_ip))
+            .and_then(|v| slot(pool, &mut self.ips, v, d, t, o_ip))
             .unwrap_or(NONE);
         let user_agent = ev
             .record
             .user_agent
             .as_deref()
-            .and_then(|v| slot(&mut self.user_agents, v, d, t, o_ua))
+            .and_then(|v| slot(pool, &mut self.user_agents, v, d, t, o_ua))
             .unwrap_or(NONE);
         let region = ev
             .region()
-            .and_then(|v| slot(&mut self.regions, v, d, t, o_region))
+            .and_then(|v| slot(pool, &mut self.regions, v, d, t, o_region))
             .unwrap_or(NONE);
         let (source, name) = (
             ev.event_source().unwrap_or(""),
@@ -239,8 +259,8 @@ impl Candidate {
                 push_exact(
                     &mut self.actions,
                     Action {
-                        source: source.into(),
-                        name: name.into(),
+                        source: pool.get(source),
+                        name: pool.get(name),
                         calls: Calls::default(),
                     },
                 );
@@ -521,12 +541,13 @@ mod tests {
             })
             .collect();
         let mut whole = Candidate::default();
+        let mut pool = Pool::default();
         let (mut a, mut b) = (Candidate::default(), Candidate::default());
         for (i, r) in recs.iter().enumerate() {
             let e = Event::from_json(r.as_bytes()).unwrap();
-            whole.add(&e, || Some("arn:aws:iam::1:user/u"), &limits);
+            whole.add(&mut pool, &e, || Some("arn:aws:iam::1:user/u"), &limits);
             let half = if i < 7 { &mut b } else { &mut a };
-            half.add(&e, || Some("arn:aws:iam::1:user/u"), &limits);
+            half.add(&mut pool, &e, || Some("arn:aws:iam::1:user/u"), &limits);
         }
         a.merge(b, &limits);
         let (x, y) = (

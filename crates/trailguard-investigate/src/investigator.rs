@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use trailguard_core::Event;
 
 use crate::activity::{Activity, Caller, FastMap, Limits};
-use crate::candidate::{Candidate, CandidateLimits};
+use crate::candidate::{Candidate, CandidateLimits, Pool};
 use crate::created::{AccessKeyItem, Created};
 use crate::subject::{access_key_of, Subject};
 
@@ -48,6 +48,7 @@ impl Default for Options {
 struct Shard {
     subject: Activity,
     candidates: FastMap<String, Candidate>,
+    pool: Pool,
     untracked: u64,
     /// Every successful `CreateAccessKey` of the input, with its caller's key.
     key_grants: Vec<(Option<String>, AccessKeyItem)>,
@@ -136,6 +137,7 @@ impl Investigator {
                 // The principal is only parsed for a key's first event: it is the
                 // same for every call of one key.
                 Some(act) => act.add(
+                    &mut shard.pool,
                     ev,
                     || ev.identity().and_then(|id| id.arn.as_deref()),
                     &self.opts.candidate,
