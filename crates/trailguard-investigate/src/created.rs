@@ -198,7 +198,7 @@ fn text(v: &Value, path: &[&str]) -> Option<String> {
 }
 
 /// `{"items": [...]}` (EC2's lists) or a bare array, as a slice.
-fn items<'v>(v: Option<&'v Value>) -> &'v [Value] {
+fn items(v: Option<&Value>) -> &[Value] {
     match v {
         Some(Value::Array(a)) => a,
         Some(Value::Object(o)) => match o.get("items") {
