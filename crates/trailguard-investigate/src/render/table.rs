@@ -55,10 +55,32 @@ fn title(r: &Report) -> String {
 }
 
 /// One line per non-empty blast-radius list: `1 access key: AKIA...`.
+fn singular(what: &str) -> &str {
+    match what {
+        "access keys" => "access key",
+        "users" => "user",
+        "login profiles" => "login profile",
+        "policies attached" => "policy attached",
+        "roles and trust changes" => "role or trust change",
+        "instances" => "instance",
+        "key pairs" => "key pair",
+        "security group rules" => "security group rule",
+        "snapshots/images shared" => "snapshot/image shared",
+        "Lambda functions changed" => "Lambda function changed",
+        "session credentials" => "session credential",
+        other => other,
+    }
+}
+
 pub(crate) fn created_lines(c: &Created) -> Vec<String> {
     let mut out = Vec::new();
     let mut add = |what: &str, items: Vec<String>| {
         if !items.is_empty() {
+            let what = if items.len() == 1 {
+                singular(what)
+            } else {
+                what
+            };
             out.push(format!("{} {what}: {}", items.len(), items.join(", ")));
         }
     };
@@ -204,12 +226,21 @@ fn summary(out: &mut dyn Write, r: &Report, indent: &str) -> io::Result<()> {
             .filter(|i| i.new)
             .map(|i| format!("ip {}", i.ip)),
     );
-    new.extend(
-        r.user_agents
-            .iter()
-            .filter(|u| u.new)
-            .map(|u| format!("user agent {}", clean(&u.user_agent, 80))),
-    );
+    let agents: Vec<&str> = r
+        .user_agents
+        .iter()
+        .filter(|u| u.new)
+        .map(|u| u.user_agent.as_str())
+        .collect();
+    match agents.as_slice() {
+        [] => {}
+        [one] => new.push(format!("user agent {}", clean(one, 100))),
+        [first, ..] => new.push(format!(
+            "{} user agents ({}, ...)",
+            agents.len(),
+            clean(first, 100)
+        )),
+    }
     new.extend(
         r.regions
             .iter()
