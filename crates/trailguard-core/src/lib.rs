@@ -7,6 +7,7 @@ pub mod engine;
 pub mod event;
 pub mod fold;
 pub mod json;
+pub mod keyid;
 pub mod pattern;
 pub mod record;
 pub mod rule;

@@ -8,6 +8,8 @@ mod delivery;
 mod demo;
 mod detect;
 mod export;
+mod investigate;
+mod key_info;
 mod pattern_cmd;
 mod progress;
 mod rules_cmd;
@@ -45,6 +47,8 @@ fn main() -> ExitCode {
         Command::Pattern(PatternCommand::Test(a)) => pattern_cmd::run(a),
         Command::Watch(a) => watch::run(a),
         Command::Alerts(a) => alerts_cmd::run(a),
+        Command::Investigate(a) => investigate::run(a),
+        Command::KeyInfo(a) => key_info::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
