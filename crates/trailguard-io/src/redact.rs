@@ -68,6 +68,27 @@ const TOKEN_PREFIXES: [&str; 4] = ["IQoJb3JpZ2lu", "FwoGZXIvYXdz", "FQoGZXIvYXdz
 
 /// Whether a key name (JSON key, header, query parameter) holds a credential.
 pub fn is_secret_key(key: &str) -> bool {
+    // Asked of every word of every string of every alert: normalised on the stack.
+    let mut buf = [0u8; 128];
+    let mut n = 0;
+    for b in key.bytes().filter(|b| *b != b'_' && *b != b'-') {
+        let Some(slot) = buf.get_mut(n) else {
+            return is_secret_key_long(key);
+        };
+        *slot = b.to_ascii_lowercase();
+        n += 1;
+    }
+    let norm = &buf[..n];
+    SECRET_WORDS
+        .iter()
+        .any(|w| norm.windows(w.len()).any(|x| x == w.as_bytes()))
+        && !DESCRIBING_SUFFIXES
+            .iter()
+            .any(|s| norm.ends_with(s.as_bytes()))
+}
+
+/// [`is_secret_key`] for keys too long for its buffer.
+fn is_secret_key_long(key: &str) -> bool {
     let norm: String = key
         .chars()
         .filter(|c| *c != '_' && *c != '-')
@@ -318,6 +339,10 @@ fn shaped_tokens(text: &str, out: &mut Vec<(usize, usize)>) {
         let start = i;
         while i < b.len() && is_b64(b[i]) {
             i += 1;
+        }
+        if i - start < 40 {
+            // Shorter than any token or secret key: nothing to look for in it.
+            continue;
         }
         let run = &text[start..i];
         // A token may follow a path segment in the same run (`token/IQoJ...`).

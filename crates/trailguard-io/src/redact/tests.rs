@@ -243,3 +243,19 @@ fn no_alert_field_is_named_like_a_credential() {
         assert!(!is_secret_key(&k), "{k}");
     }
 }
+
+#[test]
+fn secret_keys_long_and_short_agree() {
+    for key in [
+        "password",
+        "newPassword",
+        "x_Secret_Access-Key",
+        "passwordPolicy",
+        "userName",
+        "sessionToken",
+    ] {
+        let long = format!("{}{key}", "a".repeat(200));
+        assert_eq!(is_secret_key(key), is_secret_key_long(key), "{key}");
+        assert_eq!(is_secret_key(&long), is_secret_key_long(&long), "{long}");
+    }
+}
