@@ -92,7 +92,8 @@ impl Serialize for Masked {
 /// One credential in one file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
-    /// The path as given on the command line, joined with what the walk found.
+    /// The path as given on the command line, joined with what the walk found (no
+    /// leading `./`).
     pub path: String,
     /// 1-based.
     pub line: usize,
@@ -115,7 +116,9 @@ pub struct Finding {
 
 impl Finding {
     pub fn from_hit(path: &Path, hit: crate::detect::Hit, line: usize, column: usize) -> Self {
-        let path = path.to_string_lossy().into_owned();
+        // `./a` and `a` are one file: the same fingerprint whichever way it was named.
+        let path = path.to_string_lossy();
+        let path = path.strip_prefix("./").unwrap_or(&path).to_owned();
         let info = hit
             .key_id
             .as_deref()

@@ -57,6 +57,9 @@ pub enum Command {
     /// What an access key id (or any AWS unique id) says offline: its kind and account.
     #[command(name = "key-info", after_long_help = KEY_INFO_HELP)]
     KeyInfo(KeyInfoArgs),
+    /// Find AWS access keys, secrets and session tokens in files before they leak.
+    #[command(after_long_help = crate::scan_args::SCAN_HELP)]
+    Scan(crate::scan_args::ScanArgs),
 }
 
 const INVESTIGATE_HELP: &str = "\
