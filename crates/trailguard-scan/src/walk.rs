@@ -180,27 +180,13 @@ pub fn scan_reader(
     let (mut base_line, mut base_col, mut from) = (0usize, 0usize, 0usize);
     loop {
         let want = from + chunk + AHEAD;
-        let mut eof = false;
-        let mut err = None;
-        while buf.len() < want {
-            let old = buf.len();
-            buf.resize(want, 0);
-            match r.read(&mut buf[old..]) {
-                Ok(0) => {
-                    buf.truncate(old);
-                    eof = true;
-                    break;
-                }
-                Ok(n) => buf.truncate(old + n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => buf.truncate(old),
-                Err(e) => {
-                    buf.truncate(old);
-                    eof = true;
-                    err = Some(e);
-                    break;
-                }
-            }
-        }
+        // `take` + `read_to_end` grows the buffer as bytes come: a small file costs
+        // its size, not a chunk. Bytes read before an error are kept.
+        let need = want.saturating_sub(buf.len()) as u64;
+        let (eof, err) = match (&mut r).take(need).read_to_end(&mut buf) {
+            Ok(n) => ((n as u64) < need, None),
+            Err(e) => (true, Some(e)),
+        };
         let end = if eof { buf.len() } else { from + chunk };
         for hit in scanner.scan(&buf, creds) {
             if hit.offset < from || hit.offset >= end {
