@@ -148,7 +148,7 @@ mod tests {
         assert!(Filter::new(&[], &["^AKIAWCZC".into()], &[])
             .unwrap()
             .allows(&f));
-        assert!(Filter::new(&[], &[], &[f.fingerprint.clone()])
+        assert!(Filter::new(&[], &[], std::slice::from_ref(&f.fingerprint))
             .unwrap()
             .allows(&f));
         assert!(Filter::new(&[], &[], &["nope".into()]).is_err());
