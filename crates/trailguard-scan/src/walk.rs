@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use globset::GlobSet;
 use rayon::prelude::*;
 
-use crate::detect::{Scanner, PAIR_BYTES};
+use crate::detect::{chars, Scanner, PAIR_BYTES};
 use crate::finding::Finding;
 
 /// Bytes looked at to tell a binary (a NUL in them) or an archive (its magic).
@@ -214,10 +214,6 @@ pub fn scan_reader(
         buf.drain(..next);
         from = BACK;
     }
-}
-
-fn chars(b: &[u8]) -> usize {
-    b.iter().filter(|&&c| (c & 0xC0) != 0x80).count()
 }
 
 /// A reader that fails once more than `limit` bytes came out of it.
