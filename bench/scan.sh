@@ -47,6 +47,7 @@ if [[ -z "$DIR" ]]; then
   DIR="$REPO/bench/data/scan-tree"
   if [[ ! -d "$DIR" ]]; then
     note "generating $MB MB under $DIR"
+    mkdir -p "$(dirname "$DIR")"
     python3 "$HERE/gen_scan_tree.py" "$DIR" --mb "$MB" > "$DIR.planted"
   fi
 fi
@@ -65,16 +66,19 @@ for _ in $(seq "$RUNS"); do
   code=$?
   set -e
   [[ $code == 1 || $code == 0 ]] || die "scan exited $code"
-  read -r secs kb < "$REPO/bench/out/scan.time"
+  # GNU time writes "Command exited with non-zero status 1" first when keys are found.
+  read -r secs kb < <(tail -n 1 "$REPO/bench/out/scan.time")
   times+=("$secs"); rss="$kb"
 done
 median="$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")"
 high="$(grep -c '"confidence": "high"' "$OUT" || true)"
+total="$(grep -c '"fingerprint"' "$OUT" || true)"
 mbs="$(python3 -c "print(f'{$BYTES / 1048576 / $median:.0f}')")"
 {
   echo "tree: $DIR ($FILES files, $(( BYTES / 1048576 )) MiB, $PLANTED planted pairs)"
   echo "runs: ${times[*]} s; median $median s; peak RSS $(( rss / 1024 )) MB"
-  echo "found: $high high-confidence pairs"
+  echo "found: $high high-confidence pairs, $total findings in all (lookalikes must not fire)"
   echo "throughput: $mbs MB/s ($(nproc) cores)"
 } | tee "$REPO/bench/out/scan-last.txt"
-[[ "$PLANTED" == "?" || "$high" == "$PLANTED" ]] || die "found $high pairs, planted $PLANTED"
+[[ "$PLANTED" == "?" || ( "$high" == "$PLANTED" && "$total" == "$PLANTED" ) ]] \
+  || die "found $high pairs ($total findings), planted $PLANTED"
