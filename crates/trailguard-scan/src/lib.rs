@@ -6,6 +6,7 @@
 //! [`filter`] applies allowlists and a baseline, [`render`] writes table, JSON, SARIF.
 //! Git history and verification against AWS are not in this version.
 
+pub mod archive;
 pub mod detect;
 pub mod filter;
 pub mod finding;

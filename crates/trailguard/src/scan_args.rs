@@ -21,10 +21,11 @@ an access key, or a lone secret or token; low = a key id mentioned anywhere else
 
 Files: folders are walked honouring .gitignore/.ignore (`.git` itself is skipped; a file
 named on the command line is scanned even if ignored); binaries (a NUL in the first
-8 KB) and zip archives are skipped and counted; gzip files are decompressed (at most
-64 MiB and 100x their size: a bomb is cut off and reported); tar members are scanned in
-place. Files are read in 8 MiB chunks (memory stays bounded, a key on a chunk boundary
-is found). Unreadable files, broken symlinks and loops are reported on stderr and skipped.
+8 KB) are skipped and counted; gzip files and zip members are decompressed
+(at most 64 MiB and 100x the archive's size: a bomb is cut off and reported; a zip
+member is reported as `archive.zip!member`); tar members are scanned in place.
+Files are read in 8 MiB chunks (memory stays bounded, a key on a chunk boundary is
+found). Unreadable files, broken symlinks and loops are reported on stderr and skipped.
 
 Formats: table (default on a terminal), json (a JSON array of findings, default
 otherwise), sarif (SARIF 2.1.0 for GitHub code scanning; rule ids aws-access-key-pair,

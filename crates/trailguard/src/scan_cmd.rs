@@ -92,7 +92,7 @@ pub fn run(a: ScanArgs) -> Result<u8> {
             note.push_str(&format!(" ({} in the baseline)", known - findings.len()));
         }
         if skipped > 0 {
-            note.push_str(&format!(", {skipped} skipped (binary or zip)"));
+            note.push_str(&format!(", {skipped} skipped (binary)"));
         }
         eprintln!("{note}");
     }
