@@ -8,7 +8,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 const EXIT_CODES: &str = "\
 Exit codes:
   0  ran clean (alerts may have been raised; none at or above --fail-on)
-  1  alerts at or above --fail-on were raised (`pattern test`: the event does not match)
+  1  alerts at or above --fail-on were raised (`pattern test`: the event does not match;
+     `scan`: a key was found)
   2  bad usage, no input could be read, or an alert could not be delivered
 Each command's --help gives its own.";
 
