@@ -126,6 +126,10 @@ impl Scanner {
                 Pat::Secret => {
                     value.len() == 40
                         && entropy(&value) >= SECRET_ENTROPY_FLOOR
+                        // Base64 of random bytes mixes cases (all 40 in one case: about
+                        // 1 in 10^9); hex digests and words do not.
+                        && value.iter().any(u8::is_ascii_uppercase)
+                        && value.iter().any(u8::is_ascii_lowercase)
                         && !contains(&value, b"EXAMPLE")
                 }
                 Pat::Token => value.len() >= TOKEN_MIN_LEN && !contains(&value, b"EXAMPLE"),
@@ -274,6 +278,7 @@ fn assigned_value(buf: &[u8], at: usize) -> Option<(usize, usize)> {
             *i += 1;
         }
     };
+    let name_end = i;
     skip(&mut i);
     match buf.get(i) {
         Some(b'=') => {
@@ -283,6 +288,9 @@ fn assigned_value(buf: &[u8], at: usize) -> Option<(usize, usize)> {
             }
         }
         Some(b':') => i += 1,
+        // `aws configure set aws_secret_access_key VALUE`, `--secret-access-key VALUE`:
+        // separated by blanks only.
+        Some(_) if i > name_end && matches!(buf[name_end], b' ' | b'\t') => {}
         _ => return None,
     }
     skip(&mut i);
@@ -384,6 +392,7 @@ mod tests {
             format!("{{\"AccessKeyId\": \"{KEY}\", \"SecretAccessKey\": \"{SECRET}\"}}"),
             format!("access_key = \"{KEY}\"\nsecret_key = \"{SECRET}\""),
             format!("const c={{accessKeyId:'{KEY}',secretAccessKey:'{SECRET}'}}"),
+            format!("aws configure set aws_access_key_id {KEY}\naws configure set aws_secret_access_key {SECRET}"),
             format!("\"aws_secret_access_key = \\\"{SECRET}\\\"\\n\",\"\\nkey={KEY}\""),
         ] {
             let h = scan(&f);
@@ -408,6 +417,8 @@ mod tests {
             "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
             "aws_secret_access_key = xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
             "sha1 = da39a3ee5e6b4b0d3255bfef95601890afd80709",
+            "secret_key = da39a3ee5e6b4b0d3255bfef95601890afd80709",
+            "the secret_key field holds the key",
         ] {
             assert!(scan(s).is_empty(), "{s}");
         }

@@ -114,8 +114,11 @@ pub fn sarif(out: &mut impl Write, findings: &[Finding]) -> io::Result<()> {
     writeln!(out)
 }
 
-/// A relative URI: forward slashes, no leading `./`.
+/// A URI: relative (forward slashes, no leading `./`), or `file://` for an absolute path.
 fn uri(path: &str) -> String {
     let p = path.replace('\\', "/");
+    if p.starts_with('/') {
+        return format!("file://{p}");
+    }
     p.strip_prefix("./").unwrap_or(&p).to_owned()
 }
