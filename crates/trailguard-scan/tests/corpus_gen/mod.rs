@@ -2,6 +2,7 @@
 //! key (and usually its secret), plus files of lookalikes. Deterministic for a seed.
 
 use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use trailguard_scan::Confidence;
@@ -156,6 +157,14 @@ fn templates(r: &mut Rng, round: usize) -> Vec<(String, String, String, bool, Co
         true,
         Confidence::High,
     ));
+    let (key, s) = (k(r), r.base64(40));
+    t.push((
+        format!("{d}/home/.zsh_history"),
+        format!(": 1700000000:0;aws configure set aws_access_key_id {key}\n: 1700000005:0;aws configure set aws_secret_access_key {s}\n"),
+        key,
+        true,
+        Confidence::High,
+    ));
     let key = k(r);
     t.push((
         format!("{d}/NOTES.md"),
@@ -231,6 +240,42 @@ pub fn generate(root: &Path, rounds: usize, seed: u64) -> Corpus {
                 confidence,
             });
         }
+        let (key, secret) = (r.key("AKIA"), r.base64(40));
+        let creds =
+            format!("[default]\naws_access_key_id = {key}\naws_secret_access_key = {secret}\n");
+        let gz = root.join(format!("r{round}/backup/credentials.gz"));
+        fs::create_dir_all(gz.parent().unwrap()).unwrap();
+        let mut e = flate2::write::GzEncoder::new(
+            fs::File::create(&gz).unwrap(),
+            flate2::Compression::default(),
+        );
+        e.write_all(creds.as_bytes()).unwrap();
+        e.finish().unwrap();
+        planted.push(Planted {
+            path: PathBuf::from(format!("r{round}/backup/credentials.gz")),
+            key,
+            line: 2,
+            column: 21,
+            paired: true,
+            confidence: Confidence::High,
+        });
+        let (key, secret) = (r.key("ASIA"), r.base64(40));
+        let env = format!("# deploy\nAWS_ACCESS_KEY_ID={key}\nAWS_SECRET_ACCESS_KEY={secret}\n");
+        let mut z = zip::ZipWriter::new(
+            fs::File::create(root.join(format!("r{round}/backup/site.zip"))).unwrap(),
+        );
+        z.start_file("site/.env", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        z.write_all(env.as_bytes()).unwrap();
+        z.finish().unwrap();
+        planted.push(Planted {
+            path: PathBuf::from(format!("r{round}/backup/site.zip!site/.env")),
+            key,
+            line: 2,
+            column: 19,
+            paired: true,
+            confidence: Confidence::High,
+        });
         let lines = lookalikes(&mut r);
         lookalike_count += lines.len();
         let d = root.join(format!("r{round}/lookalikes"));
