@@ -1,6 +1,6 @@
 //! The labelled corpus: real-looking files with planted keys in the file types and
-//! contexts keys leak in (gzip and zip archives among them), and lookalikes that must not fire. Recall must be 100% and
-//! false positives zero.
+//! contexts keys leak in (gzip and zip archives among them), and lookalikes that must
+//! not fire. Recall must be 100% and false positives zero.
 
 mod corpus_gen;
 
