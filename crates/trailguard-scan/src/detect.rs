@@ -120,18 +120,21 @@ impl Scanner {
                 Pat::Secret | Pat::Token => assigned_value(buf, m.end()),
             };
             let Some((start, end)) = found else { continue };
+            if pat == Pat::Key {
+                if let Some((s, e)) = positional_secret(buf, end) {
+                    if is_secret(&buf[s..e]) {
+                        raws.push(Raw {
+                            offset: s,
+                            pat: Pat::Secret,
+                            value: buf[s..e].to_vec(),
+                        });
+                    }
+                }
+            }
             let value = buf[start..end].to_vec();
             let keep = match pat {
                 Pat::Key => true,
-                Pat::Secret => {
-                    value.len() == 40
-                        && entropy(&value) >= SECRET_ENTROPY_FLOOR
-                        // Base64 of random bytes mixes cases (all 40 in one case: about
-                        // 1 in 10^9); hex digests and words do not.
-                        && value.iter().any(u8::is_ascii_uppercase)
-                        && value.iter().any(u8::is_ascii_lowercase)
-                        && !contains(&value, b"EXAMPLE")
-                }
+                Pat::Secret => is_secret(&value),
                 Pat::Token => value.len() >= TOKEN_MIN_LEN && !contains(&value, b"EXAMPLE"),
             };
             if keep {
@@ -145,6 +148,10 @@ impl Scanner {
         if raws.is_empty() {
             return Vec::new();
         }
+        // A positional secret was pushed with its key: back in offset order, which
+        // `positions` and the pairing window need.
+        raws.sort_by_key(|r| r.offset);
+        raws.dedup_by_key(|r| r.offset);
         let positions = positions(buf, raws.iter().map(|r| r.offset));
         pair(buf, &raws, &positions, credentials_file)
     }
@@ -301,6 +308,43 @@ fn assigned_value(buf: &[u8], at: usize) -> Option<(usize, usize)> {
     (i > start).then_some((start, i))
 }
 
+/// 40 characters of base64 that look random: the entropy floor, both cases (base64 of
+/// random bytes mixes them: all 40 in one case is about 1 in 10^9; hex digests and
+/// words do not), not a documentation example.
+fn is_secret(value: &[u8]) -> bool {
+    value.len() == 40
+        && value.iter().all(|&b| is_value_byte(b))
+        && entropy(value) >= SECRET_ENTROPY_FLOOR
+        && value.iter().any(u8::is_ascii_uppercase)
+        && value.iter().any(u8::is_ascii_lowercase)
+        && !contains(value, b"EXAMPLE")
+}
+
+/// The secret passed right after a key id, as in `new BasicAWSCredentials("AKIA...",
+/// "secret")` or `Credentials('AKIA...', 'secret')`: the key's closing quote, a comma,
+/// the same quote around 40 characters.
+fn positional_secret(buf: &[u8], key_end: usize) -> Option<(usize, usize)> {
+    let q = *buf.get(key_end)?;
+    if !matches!(q, b'"' | b'\'') {
+        return None;
+    }
+    let mut i = key_end + 1;
+    while buf.get(i).is_some_and(|b| *b == b' ') {
+        i += 1;
+    }
+    if buf.get(i) != Some(&b',') {
+        return None;
+    }
+    i += 1;
+    while buf.get(i).is_some_and(|b| *b == b' ') {
+        i += 1;
+    }
+    if buf.get(i) != Some(&q) || buf.get(i + 41) != Some(&q) {
+        return None;
+    }
+    Some((i + 1, i + 41))
+}
+
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     memchr::memmem::find(hay, needle).is_some()
 }
@@ -393,6 +437,8 @@ mod tests {
             format!("access_key = \"{KEY}\"\nsecret_key = \"{SECRET}\""),
             format!("const c={{accessKeyId:'{KEY}',secretAccessKey:'{SECRET}'}}"),
             format!("aws configure set aws_access_key_id {KEY}\naws configure set aws_secret_access_key {SECRET}"),
+            format!("new BasicAWSCredentials(\"{KEY}\", \"{SECRET}\");"),
+            format!("new AWS.Credentials('{KEY}','{SECRET}')"),
             format!("\"aws_secret_access_key = \\\"{SECRET}\\\"\\n\",\"\\nkey={KEY}\""),
         ] {
             let h = scan(&f);

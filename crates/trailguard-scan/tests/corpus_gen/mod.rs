@@ -165,6 +165,14 @@ fn templates(r: &mut Rng, round: usize) -> Vec<(String, String, String, bool, Co
         true,
         Confidence::High,
     ));
+    let (key, s) = (k(r), r.base64(40));
+    t.push((
+        format!("{d}/src/main/java/S3Client.java"),
+        format!("class S3Client {{\n    AmazonS3 s3() {{\n        var c = new BasicAWSCredentials(\"{key}\", \"{s}\");\n        return AmazonS3ClientBuilder.standard().build();\n    }}\n}}\n"),
+        key,
+        true,
+        Confidence::High,
+    ));
     let key = k(r);
     t.push((
         format!("{d}/NOTES.md"),
