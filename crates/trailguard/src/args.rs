@@ -8,7 +8,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 const EXIT_CODES: &str = "\
 Exit codes:
   0  ran clean (alerts may have been raised; none at or above --fail-on)
-  1  alerts at or above --fail-on were raised (`pattern test`: the event does not match)
+  1  alerts at or above --fail-on were raised (`pattern test`: the event does not match;
+     `scan`: a key was found)
   2  bad usage, no input could be read, or an alert could not be delivered
 Each command's --help gives its own.";
 
@@ -57,6 +58,9 @@ pub enum Command {
     /// What an access key id (or any AWS unique id) says offline: its kind and account.
     #[command(name = "key-info", after_long_help = KEY_INFO_HELP)]
     KeyInfo(KeyInfoArgs),
+    /// Find AWS access keys, secrets and session tokens in files before they leak.
+    #[command(after_long_help = crate::scan_args::SCAN_HELP)]
+    Scan(crate::scan_args::ScanArgs),
 }
 
 const INVESTIGATE_HELP: &str = "\

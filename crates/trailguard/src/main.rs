@@ -13,6 +13,8 @@ mod key_info;
 mod pattern_cmd;
 mod progress;
 mod rules_cmd;
+mod scan_args;
+mod scan_cmd;
 mod scanner;
 mod simulate;
 mod sinks;
@@ -29,7 +31,7 @@ use args::{Cli, Command, PatternCommand};
 pub mod exit {
     /// Ran clean (alerts may have been raised, but none at or above `--fail-on`).
     pub const OK: u8 = 0;
-    /// Alerts at or above `--fail-on` were raised.
+    /// Alerts at or above `--fail-on` were raised (`scan`: something was found).
     pub const ALERTS: u8 = 1;
     /// `pattern test`: the event does not match the pattern.
     pub const NO_MATCH: u8 = 1;
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
         Command::Alerts(a) => alerts_cmd::run(a),
         Command::Investigate(a) => investigate::run(a),
         Command::KeyInfo(a) => key_info::run(a),
+        Command::Scan(a) => scan_cmd::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

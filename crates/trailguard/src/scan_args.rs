@@ -1,0 +1,91 @@
+//! Raw arguments of `trailguard scan`, as clap parses them (validated in `scan_cmd`).
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+pub const SCAN_HELP: &str = "\
+What is found:
+  access key ids (AKIA long-term, ASIA temporary, ABIA, ACCA: the prefix and 16 base32
+  characters, bounded by non-alphanumerics), each with the account it encodes; the
+  secret access key near one (40 characters of base64 assigned within 4 lines, e.g.
+  `aws_secret_access_key = `, `AWS_SECRET_ACCESS_KEY=`, `\"SecretAccessKey\": \"`, with an
+  entropy floor) and the session token (`aws_session_token`). Secrets and tokens are
+  never printed: only their first 4 characters and length (`wJal…(40)`).
+  Not reported: documentation examples (AKIAIOSFODNN7EXAMPLE, anything ending EXAMPLE)
+  and IAM unique ids (AIDA users, AROA roles, ...), which are not secret.
+
+Confidence: high = key id with its secret; medium = key id in a credentials-like file
+(~/.aws/credentials, .env, .tf/.tfvars, CI workflows, shell history) or on a line naming
+an access key, or a lone secret or token; low = a key id mentioned anywhere else.
+
+Files: folders are walked honouring .gitignore/.ignore (`.git` itself is skipped; a file
+named on the command line is scanned even if ignored); binaries (a NUL in the first
+8 KB) are skipped and counted; gzip files and zip members are decompressed
+(at most 64 MiB and 100x the archive's size: a bomb is cut off and reported; a zip
+member is reported as `archive.zip!member`); tar members are scanned in place.
+Files are read in 8 MiB chunks (memory stays bounded, a key on a chunk boundary is
+found). Unreadable files, broken symlinks and loops are reported on stderr and skipped.
+
+Formats: table (default on a terminal), json (a JSON array of findings, default
+otherwise), sarif (SARIF 2.1.0 for GitHub code scanning; rule ids aws-access-key-pair,
+aws-access-key-id, aws-secret-access-key, aws-session-token).
+
+Not in this version: --git (history) and --verify (asking AWS whether a key is live).
+
+Examples:
+  trailguard scan                                     # the current folder
+  trailguard scan ~/.aws ./src --format json | jq '.[].key_id'
+  trailguard scan --format sarif > trailguard.sarif   # upload with github/codeql-action
+  trailguard scan --update-baseline --baseline .trailguard-baseline.json
+  trailguard scan --baseline .trailguard-baseline.json   # only new findings fail
+  trailguard scan --staged                            # a pre-commit hook
+  trailguard scan --allow-path 'tests/fixtures/**' --allow-regex '^AKIAWCZC6J72'
+
+Exit codes:
+  0  nothing found (after allowlists and the baseline), or --update-baseline written
+  1  at least one finding
+  2  bad usage, a PATH that does not exist, an unreadable baseline, git failing for
+     --staged (files that cannot be read are reported and do not change the code)";
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScanFormat {
+    /// One line per finding, for a person.
+    Table,
+    /// A JSON array of findings.
+    Json,
+    /// SARIF 2.1.0.
+    Sarif,
+}
+
+#[derive(Args, Debug)]
+pub struct ScanArgs {
+    /// Files and folders to scan [default: .].
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Scan the files staged for commit (`git diff --cached`), as they are in the
+    /// working tree. For a pre-commit hook.
+    #[arg(long, conflicts_with = "paths")]
+    pub staged: bool,
+    /// Output format [default: table on a terminal, json otherwise].
+    #[arg(long, value_enum)]
+    pub format: Option<ScanFormat>,
+    /// Do not read files matching this glob (repeatable), e.g. 'tests/fixtures/**'.
+    #[arg(long, value_name = "GLOB")]
+    pub allow_path: Vec<String>,
+    /// Do not report key ids matching this regex (repeatable).
+    #[arg(long, value_name = "RE")]
+    pub allow_regex: Vec<String>,
+    /// Do not report the finding with this fingerprint (repeatable).
+    #[arg(long, value_name = "FP")]
+    pub allow_fingerprint: Vec<String>,
+    /// Do not report findings whose fingerprint is in this baseline file.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Write every current finding's fingerprint to --baseline FILE and exit 0.
+    #[arg(long, requires = "baseline")]
+    pub update_baseline: bool,
+    /// No summary on stderr (problems are still reported).
+    #[arg(long, short)]
+    pub quiet: bool,
+}
