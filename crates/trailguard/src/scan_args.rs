@@ -64,7 +64,7 @@ pub struct ScanArgs {
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Scan the files staged for commit (`git diff --cached`), as they are in the
-    /// working tree. For a pre-commit hook.
+    /// index: what the commit will hold. For a pre-commit hook.
     #[arg(long, conflicts_with = "paths")]
     pub staged: bool,
     /// Output format [default: table on a terminal, json otherwise].

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
-use trailguard_scan::walk::{self, WalkOptions};
+use trailguard_scan::walk::{self, FileReport, WalkOptions};
 use trailguard_scan::{render, Baseline, Filter, Problem, Scanner};
 
 use crate::exit;
@@ -23,7 +23,7 @@ pub fn run(a: ScanArgs) -> Result<u8> {
         ScanFormat::Json
     });
     let roots = if a.staged {
-        staged_files()?
+        Vec::new()
     } else if a.paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {
@@ -36,16 +36,21 @@ pub fn run(a: ScanArgs) -> Result<u8> {
         }
     }
 
-    let walked = walk::walk(&roots, filter.paths.as_ref());
-    for e in &walked.errors {
-        eprintln!("warning: skipped: {e}");
-    }
     let scanner = Scanner::new();
     let opts = WalkOptions {
         allow_paths: filter.paths.clone(),
         ..WalkOptions::default()
     };
-    let reports = walk::scan_files(&scanner, &walked.files, &opts);
+    let reports = if a.staged {
+        scan_staged(&scanner, &opts)?
+    } else {
+        let walked = walk::walk(&roots, filter.paths.as_ref());
+        for e in &walked.errors {
+            eprintln!("warning: skipped: {e}");
+        }
+        walk::scan_files(&scanner, &walked.files, &opts)
+    };
+    let scanned = reports.len();
     let mut skipped = 0;
     let mut findings = Vec::new();
     for r in reports {
@@ -85,7 +90,7 @@ pub fn run(a: ScanArgs) -> Result<u8> {
     if !a.quiet {
         let mut note = format!(
             "{} file(s) scanned, {} finding(s)",
-            walked.files.len() - skipped,
+            scanned - skipped,
             findings.len()
         );
         if known > findings.len() {
@@ -103,33 +108,70 @@ pub fn run(a: ScanArgs) -> Result<u8> {
     })
 }
 
-/// The files staged for commit (added, copied, modified, renamed), from `git`.
-fn staged_files() -> Result<Vec<PathBuf>> {
-    let out = Command::new("git")
-        .args([
-            "diff",
-            "--cached",
-            "--name-only",
-            "--diff-filter=ACMR",
-            "-z",
-        ])
-        .output()
-        .context("cannot run git for --staged")?;
-    if !out.status.success() {
-        bail!(
-            "git diff --cached failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+/// The files staged for commit (added, copied, modified, renamed), each scanned as it
+/// is in the index, which is what the commit will hold: a file changed again after
+/// `git add` is judged by its staged content, not by what is on disk.
+fn scan_staged(scanner: &Scanner, opts: &WalkOptions) -> Result<Vec<FileReport>> {
+    let git = |args: &[&str]| -> Result<Vec<u8>> {
+        let out = Command::new("git")
+            .args(args)
+            .output()
+            .context("cannot run git for --staged")?;
+        if !out.status.success() {
+            bail!(
+                "git {} failed: {}",
+                args.first().copied().unwrap_or_default(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(out.stdout)
+    };
+    let top = git(&["rev-parse", "--show-toplevel"])?;
+    let top = PathBuf::from(String::from_utf8_lossy(&top).trim());
+    let names = git(&[
+        "-C",
+        &top.to_string_lossy(),
+        "diff",
+        "--cached",
+        "--name-only",
+        "--diff-filter=ACMR",
+        "-z",
+    ])?;
+    let mut reports = Vec::new();
+    for name in names.split(|&b| b == 0).filter(|p| !p.is_empty()) {
+        let name = String::from_utf8_lossy(name).into_owned();
+        let path = top.join(&name);
+        if opts
+            .allow_paths
+            .as_ref()
+            .is_some_and(|g| g.is_match(&name) || g.is_match(&path))
+        {
+            continue;
+        }
+        let blob = git(&["-C", &top.to_string_lossy(), "show", &format!(":{name}")]);
+        let report = match blob {
+            Err(e) => FileReport {
+                path,
+                findings: Vec::new(),
+                problem: Some(Problem::Error(format!("{e:#}"))),
+            },
+            Ok(bytes) if bytes[..bytes.len().min(8192)].contains(&0) => FileReport {
+                path,
+                findings: Vec::new(),
+                problem: Some(Problem::Skipped("binary".to_owned())),
+            },
+            Ok(bytes) => {
+                let creds = walk::is_credentials_file(&path);
+                let (findings, err) =
+                    walk::scan_reader(scanner, &bytes[..], &path, creds, opts.chunk);
+                FileReport {
+                    path,
+                    findings,
+                    problem: err.map(|e| Problem::Error(e.to_string())),
+                }
+            }
+        };
+        reports.push(report);
     }
-    let top = Command::new("git")
-        .args(["rev-parse", "--show-toplevel"])
-        .output()
-        .context("cannot run git for --staged")?;
-    let top = PathBuf::from(String::from_utf8_lossy(&top.stdout).trim());
-    Ok(out
-        .stdout
-        .split(|&b| b == 0)
-        .filter(|p| !p.is_empty())
-        .map(|p| top.join(String::from_utf8_lossy(p).as_ref()))
-        .collect())
+    Ok(reports)
 }

@@ -282,4 +282,17 @@ fn staged_scans_what_is_about_to_be_committed() {
         out.contains(KEY) && !out.contains("AKIAWCZC6J72CNUTOL7P"),
         "{out}"
     );
+    // What the commit will hold counts, not the working tree: the key is still in
+    // the index after the file on disk was cleaned...
+    fs::write(d.join("staged.py"), "k = None\n").unwrap();
+    let (code, out, err) = scan(d, &["--staged", "--format", "json"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(out.contains(KEY), "{out}");
+    assert!(out.contains("staged.py"), "{out}");
+    // ...and a key added on disk after a clean `git add` is not being committed.
+    fs::write(d.join("clean.py"), "k = None\n").unwrap();
+    assert!(git(&["add", "staged.py", "clean.py"]));
+    fs::write(d.join("clean.py"), "k = 'AKIAWCZC6J72CNUTOL7P'\n").unwrap();
+    let (code, out, err) = scan(d, &["--staged", "--format", "json"]);
+    assert_eq!(code, 0, "{err} {out}");
 }
