@@ -45,17 +45,8 @@ pub fn discord_digest_payload(digest: &Digest, mention_role: Option<u64>) -> Val
     if digest.more_lines > 0 {
         lines.push(format!("\u{2026} and {} more lines", digest.more_lines));
     }
-    let mut description = String::new();
-    for line in lines {
-        // Whole lines only; the bounds above keep ten of them far below the limit.
-        if description.chars().count() + line.chars().count() + 1 > limits::DESCRIPTION {
-            break;
-        }
-        if !description.is_empty() {
-            description.push('\n');
-        }
-        description.push_str(&line);
-    }
+    // Whole lines only; the bounds above keep ten of them far below the limit.
+    let description = super::whole_lines_within(lines, limits::DESCRIPTION);
     let rules = digest
         .rules
         .iter()

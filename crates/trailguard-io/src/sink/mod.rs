@@ -46,6 +46,26 @@ pub use webhook_signature::{
     sign, verify_signature, SignatureError, SIGNATURE_HEADER, TIMESTAMP_HEADER,
 };
 
+/// `lines` joined by newlines, as many whole lines as fit in `max` characters (a digest
+/// lists its alerts one per line; a line is never cut).
+pub(crate) fn whole_lines_within(lines: Vec<String>, max: usize) -> String {
+    let mut text = String::new();
+    let mut chars = 0;
+    for line in lines {
+        let n = line.chars().count();
+        if chars + n + 1 > max {
+            break;
+        }
+        if !text.is_empty() {
+            text.push('\n');
+            chars += 1;
+        }
+        text.push_str(&line);
+        chars += n;
+    }
+    text
+}
+
 /// The future a [`Sink`] returns.
 pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), SinkError>> + Send + 'a>>;
 

@@ -41,16 +41,8 @@ pub fn slack_digest_payload(digest: &Digest) -> Value {
     if digest.more_lines > 0 {
         lines.push(format!("\u{2026} and {} more lines", digest.more_lines));
     }
-    let mut text = String::new();
-    for line in lines {
-        if text.chars().count() + line.chars().count() + 1 > limits::SECTION_TEXT {
-            break;
-        }
-        if !text.is_empty() {
-            text.push('\n');
-        }
-        text.push_str(&line);
-    }
+    // Whole lines only; the bounds above keep ten of them far below the limit.
+    let text = super::whole_lines_within(lines, limits::SECTION_TEXT);
     let time = if digest.last_time.is_empty() || digest.last_time == digest.time {
         digest.time.clone()
     } else {
