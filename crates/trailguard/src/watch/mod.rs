@@ -457,8 +457,11 @@ fn emit(
             }
         }
     }
+    // Closing windows give digests only, each naming its own sink.
     for out in due {
-        take(out, "");
+        if let Outgoing::Digest(d) = out {
+            digests.push(d);
+        }
     }
     let sinks_of = |a: &Alert| sinks_of.get(&a.id).cloned().unwrap_or_default();
     match (&mut running.store, &running.sender) {
