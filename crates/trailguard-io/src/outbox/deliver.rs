@@ -119,7 +119,11 @@ pub enum DeliveryEvent {
         sink: String,
         attempts: u32,
         error: String,
+        /// When this delivery is due again (its own backoff).
         retry_in: Duration,
+        /// How long the sink rests before its next try of anything (the backoff of
+        /// its streak of failures, or the server's asked-for wait).
+        sink_paused_for: Duration,
     },
     /// Refused for good: marked `failed_permanent`.
     Failed {

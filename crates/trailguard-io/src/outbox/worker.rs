@@ -284,6 +284,7 @@ async fn attempt(
         attempts,
         error: error.clone(),
         retry_in: own,
+        sink_paused_for: pause,
     });
     (
         Outcome::Retry {
