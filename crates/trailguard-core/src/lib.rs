@@ -10,6 +10,7 @@ pub mod json;
 pub mod keyid;
 pub mod pattern;
 pub mod record;
+pub mod remedy;
 pub mod rule;
 pub mod sigma;
 pub mod state;
