@@ -8,6 +8,7 @@
 
 use serde::Serialize;
 use serde_json::Value;
+use trailguard_core::remedy::Permission;
 use trailguard_core::Event;
 
 /// One list per kind of thing, in the report's `created` object.
@@ -26,6 +27,9 @@ pub struct Created {
     /// Session credentials (`ASIA...`) from AssumeRole*, GetSessionToken,
     /// GetFederationToken.
     pub session_credentials: Vec<SessionItem>,
+    /// MFA devices enabled for a user (`EnableMFADevice`): an attacker's device keeps
+    /// console access after a password reset.
+    pub mfa_devices: Vec<MfaItem>,
     /// Items not kept because a list reached its limit.
     #[serde(skip_serializing_if = "is_zero")]
     pub omitted: u64,
@@ -81,6 +85,14 @@ pub struct RoleItem {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MfaItem {
+    pub user_name: String,
+    pub serial_number: String,
+    #[serde(flatten)]
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct InstanceItem {
     pub instance_id: String,
     pub region: Option<String>,
@@ -105,6 +117,8 @@ pub struct RuleItem {
     pub direction: &'static str,
     /// One line per permission: `tcp 22-22 from 0.0.0.0/0`.
     pub rules: Vec<String>,
+    /// The same permissions, structured (what a remediation revokes).
+    pub permissions: Vec<Permission>,
     pub region: Option<String>,
     #[serde(flatten)]
     pub origin: Origin,
@@ -151,6 +165,7 @@ fn interesting(source: &str, name: &str) -> bool {
                 | "PutGroupPolicy"
                 | "CreateRole"
                 | "UpdateAssumeRolePolicy"
+                | "EnableMFADevice"
         ),
         "sts.amazonaws.com" => {
             name.starts_with("AssumeRole")
@@ -291,6 +306,17 @@ impl Created {
                     });
                 }
             }
+            (_, "EnableMFADevice") => {
+                if let (Some(user_name), Some(serial_number)) =
+                    (text(req, &["userName"]), text(req, &["serialNumber"]))
+                {
+                    self.mfa_devices.push(MfaItem {
+                        user_name,
+                        serial_number,
+                        origin,
+                    });
+                }
+            }
             (_, "CreateRole" | "UpdateAssumeRolePolicy") => {
                 let Some(role) = text(req, &["roleName"]) else {
                     return;
@@ -354,6 +380,7 @@ impl Created {
                             "egress"
                         },
                         rules: permissions(req),
+                        permissions: structured_permissions(req),
                         region,
                         origin,
                     });
@@ -412,7 +439,7 @@ impl Created {
         }
     }
 
-    fn lens(&self) -> [usize; 11] {
+    fn lens(&self) -> [usize; 12] {
         [
             self.access_keys.len(),
             self.users.len(),
@@ -425,6 +452,7 @@ impl Created {
             self.snapshots_images_shared.len(),
             self.lambda_functions.len(),
             self.session_credentials.len(),
+            self.mfa_devices.len(),
         ]
     }
 
@@ -458,7 +486,8 @@ impl Created {
             7 => drop(self.security_group_rules.pop()),
             8 => drop(self.snapshots_images_shared.pop()),
             9 => drop(self.lambda_functions.pop()),
-            _ => drop(self.session_credentials.pop()),
+            10 => drop(self.session_credentials.pop()),
+            _ => drop(self.mfa_devices.pop()),
         }
         self.omitted += 1;
     }
@@ -501,6 +530,7 @@ impl Created {
             limit,
             om,
         );
+        cat(&mut self.mfa_devices, o.mfa_devices, limit, om);
     }
 
     /// Time order (then event id); one item per event and thing when the same event
@@ -529,6 +559,7 @@ impl Created {
         tidy!(self.session_credentials, |i: &SessionItem| i
             .access_key_id
             .clone());
+        tidy!(self.mfa_devices, |i: &MfaItem| i.serial_number.clone());
     }
 }
 
@@ -600,6 +631,45 @@ fn permissions(req: &Value) -> Vec<String> {
         if let Some(cidr) = text(req, &["cidrIp"]) {
             let proto = text(req, &["ipProtocol"]).unwrap_or_else(|| "all".into());
             out.push(format!("{proto} from {cidr}"));
+        }
+    }
+    out
+}
+
+/// `ipPermissions` of a security group call, structured; the single-rule form
+/// (`cidrIp` at the top level) too.
+fn structured_permissions(req: &Value) -> Vec<Permission> {
+    let port = |v: &Value, k: &str| v.get(k).and_then(Value::as_i64).map(|n| n as i32);
+    let mut out: Vec<Permission> = items(req.get("ipPermissions"))
+        .iter()
+        .map(|p| Permission {
+            protocol: text(p, &["ipProtocol"]).unwrap_or_else(|| "-1".into()),
+            from_port: port(p, "fromPort"),
+            to_port: port(p, "toPort"),
+            cidrs: items(p.get("ipRanges"))
+                .iter()
+                .filter_map(|r| text(r, &["cidrIp"]))
+                .collect(),
+            ipv6_cidrs: items(p.get("ipv6Ranges"))
+                .iter()
+                .filter_map(|r| text(r, &["cidrIpv6"]))
+                .collect(),
+            groups: items(p.get("groups"))
+                .iter()
+                .filter_map(|g| text(g, &["groupId"]))
+                .collect(),
+        })
+        .collect();
+    if out.is_empty() {
+        if let Some(cidr) = text(req, &["cidrIp"]) {
+            out.push(Permission {
+                protocol: text(req, &["ipProtocol"]).unwrap_or_else(|| "-1".into()),
+                from_port: port(req, "fromPort"),
+                to_port: port(req, "toPort"),
+                cidrs: vec![cidr],
+                ipv6_cidrs: vec![],
+                groups: vec![],
+            });
         }
     }
     out

@@ -167,6 +167,13 @@ pub(crate) fn created_lines(c: &Created) -> Vec<String> {
         c.lambda_functions.iter().map(|f| f.name.clone()).collect(),
     );
     add(
+        "MFA devices enabled",
+        c.mfa_devices
+            .iter()
+            .map(|m| format!("{} for {}", m.serial_number, m.user_name))
+            .collect(),
+    );
+    add(
         "session credentials",
         c.session_credentials
             .iter()
