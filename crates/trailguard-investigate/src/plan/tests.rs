@@ -189,7 +189,7 @@ fn plan_of(records: &[String], destructive: bool) -> Plan {
     )
 }
 
-fn find<'a>(p: &'a Plan, f: impl Fn(&Action) -> bool) -> Vec<&'a Step> {
+fn find(p: &Plan, f: impl Fn(&Action) -> bool) -> Vec<&Step> {
     p.steps.iter().filter(|s| f(&s.action)).collect()
 }
 
