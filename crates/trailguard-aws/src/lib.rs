@@ -1,1 +1,158 @@
-//! placeholder
+//! trailguard's only contact with the AWS SDK for Rust. Everything else builds and
+//! tests without it; this crate carries a remediation plan out against a real account
+//! ([`AwsAccount`], an implementation of `trailguard_core::remedy::Account`).
+//!
+//! The SDK is async; the plan's executor is not (it asks a person before each step).
+//! [`AwsAccount`] owns a small tokio runtime and blocks on each call.
+
+mod ec2;
+mod error;
+mod iam;
+
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use trailguard_core::remedy::{Account, AccountError, Action, Caller, StepState};
+
+pub use error::AwsError;
+
+/// Where the credentials and the API come from.
+#[derive(Debug, Clone, Default)]
+pub struct AwsOptions {
+    /// A profile of `~/.aws/config` (else the standard chain: environment, profile
+    /// `default`, SSO, container, instance metadata).
+    pub profile: Option<String>,
+    /// The region for regional calls without one of their own (IAM is global).
+    pub region: Option<String>,
+    /// Another endpoint for every service (an emulator such as moto in tests, or a
+    /// VPC endpoint).
+    pub endpoint_url: Option<String>,
+}
+
+/// An account reached through the AWS SDK.
+pub struct AwsAccount {
+    runtime: tokio::runtime::Runtime,
+    config: SdkConfig,
+    iam: aws_sdk_iam::Client,
+}
+
+impl AwsAccount {
+    /// Loads the credential chain and makes the clients; calls nothing yet.
+    pub fn connect(options: &AwsOptions) -> Result<AwsAccount, AwsError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| AwsError::Setup(format!("cannot start the async runtime: {e}")))?;
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+            .build_https();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
+        if let Some(p) = &options.profile {
+            loader = loader.profile_name(p);
+        }
+        if let Some(r) = &options.region {
+            loader = loader.region(Region::new(r.clone()));
+        }
+        if let Some(u) = &options.endpoint_url {
+            loader = loader.endpoint_url(u);
+        }
+        let mut config = runtime.block_on(loader.load());
+        if config.region().is_none() {
+            // IAM and STS answer in us-east-1 whatever the account's regions.
+            config = config
+                .into_builder()
+                .region(Region::from_static("us-east-1"))
+                .build();
+        }
+        let iam = aws_sdk_iam::Client::new(&config);
+        Ok(AwsAccount {
+            runtime,
+            config,
+            iam,
+        })
+    }
+
+    /// EC2 in `region` (clients are cheap: they share the HTTP connector).
+    fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
+        let conf = aws_sdk_ec2::config::Builder::from(&self.config)
+            .region(Region::new(region.to_string()))
+            .build();
+        aws_sdk_ec2::Client::from_conf(conf)
+    }
+
+    /// The access key id of the credentials in use (never the secret).
+    fn access_key_in_use(&self) -> Option<String> {
+        use aws_credential_types::provider::ProvideCredentials;
+        let provider = self.config.credentials_provider()?;
+        let creds = self.runtime.block_on(provider.provide_credentials()).ok()?;
+        Some(creds.access_key_id().to_string())
+    }
+}
+
+impl Account for AwsAccount {
+    fn caller(&mut self) -> Result<Caller, AccountError> {
+        let sts = aws_sdk_sts::Client::new(&self.config);
+        let out = self
+            .runtime
+            .block_on(sts.get_caller_identity().send())
+            .map_err(|e| error::classify(e, "sts:GetCallerIdentity").into_account())?;
+        Ok(Caller {
+            arn: out.arn().unwrap_or_default().to_string(),
+            account: out.account().unwrap_or_default().to_string(),
+            user_id: out.user_id().unwrap_or_default().to_string(),
+            access_key_id: self.access_key_in_use(),
+        })
+    }
+
+    fn check(&mut self, action: &Action) -> Result<StepState, AccountError> {
+        let r = match action {
+            Action::Tag { .. }
+            | Action::StopInstances { .. }
+            | Action::TerminateInstances { .. }
+            | Action::RevokeSecurityGroupRule { .. }
+            | Action::UnshareSnapshot { .. }
+            | Action::UnshareImage { .. } => {
+                if let Some(region) = ec2::region_of(action) {
+                    let client = self.ec2(region);
+                    self.runtime.block_on(ec2::check(&client, action))
+                } else {
+                    self.runtime.block_on(iam::check(&self.iam, action))
+                }
+            }
+            Action::Manual => Ok(StepState::Done),
+            _ => self.runtime.block_on(iam::check(&self.iam, action)),
+        };
+        r.map_err(AwsError::into_account)
+    }
+
+    fn apply(&mut self, action: &Action, now: &str) -> Result<(), AccountError> {
+        let r = match ec2::region_of(action) {
+            Some(region) => {
+                let client = self.ec2(region);
+                self.runtime.block_on(ec2::apply(&client, action))
+            }
+            None => self.runtime.block_on(iam::apply(&self.iam, action, now)),
+        };
+        r.map_err(AwsError::into_account)
+    }
+
+    /// IAM reads are eventually consistent: a change may take a moment to show.
+    fn verify(&mut self, action: &Action) -> Result<StepState, AccountError> {
+        let mut state = self.check(action)?;
+        for wait in [200, 500, 1000, 2000] {
+            if !matches!(state, StepState::ToDo(_)) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(wait));
+            state = self.check(action)?;
+        }
+        Ok(state)
+    }
+
+    fn active_keys(&mut self, user: &str) -> Result<Vec<String>, AccountError> {
+        self.runtime
+            .block_on(iam::active_keys(&self.iam, user))
+            .map_err(AwsError::into_account)
+    }
+}

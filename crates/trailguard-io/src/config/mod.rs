@@ -43,9 +43,20 @@ pub struct Config {
     /// In file order. Expired ones are kept (they are listed and reported as expired)
     /// but never match: see [`Suppression::is_active`].
     pub suppressions: Vec<Suppression>,
+    /// `[respond]`: what `trailguard respond --execute` never touches.
+    pub respond: RespondPolicy,
     /// What a person should know that does not stop the run (a file others can read
     /// that holds inline secrets). The library never prints: the caller shows them.
     pub warnings: Vec<String>,
+}
+
+/// `[respond]`: guards of `trailguard respond --execute`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RespondPolicy {
+    /// ARNs, names, key ids or resource ids never changed (`protect = [...]`).
+    pub protect: Vec<String>,
+    /// Users whose last active key is never deactivated without `--force`.
+    pub break_glass: Vec<String>,
 }
 
 /// `[delivery]`: settings of the delivery worker (the outbox).
@@ -309,6 +320,7 @@ impl Config {
             sinks: Vec::new(),
             delivery: Delivery::default(),
             suppressions: Vec::new(),
+            respond: RespondPolicy::default(),
             warnings: Vec::new(),
         }
     }

@@ -14,7 +14,9 @@ use trailguard_core::Severity;
 
 use super::suppress::{validate_suppression, RawSuppress};
 use super::values::{parse_duration_ms, Glob};
-use super::{Config, ConfigError, Delivery, DigestPolicy, RouteFilter, SinkConfig, SinkTarget};
+use super::{
+    Config, ConfigError, Delivery, DigestPolicy, RespondPolicy, RouteFilter, SinkConfig, SinkTarget,
+};
 use crate::sink::{check_webhook_url, Secret, WEBHOOK_MIN_SECRET_CHARS};
 
 #[derive(Deserialize)]
@@ -25,6 +27,16 @@ struct RawConfig {
     delivery: Option<RawDelivery>,
     #[serde(default)]
     suppress: Vec<Spanned<RawSuppress>>,
+    respond: Option<RawRespond>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRespond {
+    #[serde(default)]
+    protect: Vec<Spanned<String>>,
+    #[serde(default)]
+    break_glass: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -190,12 +202,32 @@ pub(super) fn parse(
             &errors,
         )?);
     }
+    let mut respond = RespondPolicy::default();
+    if let Some(r) = raw.respond {
+        for (field, list, out) in [
+            ("respond.protect", r.protect, &mut respond.protect),
+            ("respond.break_glass", r.break_glass, &mut respond.break_glass),
+        ] {
+            for v in list {
+                let text = v.get_ref().trim();
+                if text.is_empty() || text.chars().any(char::is_control) {
+                    return Err(errors.at(
+                        &v.span(),
+                        field,
+                        "an ARN, a user or role name, or a resource id",
+                    ));
+                }
+                out.push(text.to_owned());
+            }
+        }
+    }
     Ok(Parsed {
         config: Config {
             origin: origin.to_owned(),
             sinks,
             delivery,
             suppressions,
+            respond,
             warnings: Vec::new(),
         },
         has_inline_secrets,

@@ -477,3 +477,21 @@ fn the_commented_example_loads() {
         );
     }
 }
+
+#[test]
+fn respond_guards_are_read_and_checked() {
+    let c = parse(
+        "[respond]\nprotect = [\"arn:aws:iam::111122223333:user/ops\", \"i-0abc\"]\nbreak_glass = [\"emergency\"]\n",
+    )
+    .unwrap();
+    assert_eq!(
+        c.respond.protect,
+        ["arn:aws:iam::111122223333:user/ops", "i-0abc"]
+    );
+    assert_eq!(c.respond.break_glass, ["emergency"]);
+    let e = err("[respond]\nprotect = [\"\"]\n");
+    assert!(e.contains("respond.protect") && e.contains("tg.toml:2"), "{e}");
+    let e = err("[respond]\nprotct = []\n");
+    assert!(e.contains("protct"), "{e}");
+    assert_eq!(parse("").unwrap().respond, Default::default());
+}

@@ -1,0 +1,122 @@
+//! SDK errors, reduced to what a person and the plan's executor need: which call,
+//! whether it was refused, whether the target is gone, and AWS's own words.
+
+use std::error::Error;
+use std::fmt::Debug;
+
+use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use trailguard_core::remedy::AccountError;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AwsError {
+    #[error("{0}")]
+    Setup(String),
+    #[error("{call}: access denied ({code}): {message}")]
+    AccessDenied {
+        call: &'static str,
+        code: String,
+        message: String,
+    },
+    /// The target does not exist (any more).
+    #[error("{call}: {code}: {message}")]
+    NotFound {
+        call: &'static str,
+        code: String,
+        message: String,
+    },
+    #[error("{call}: {code}: {message}")]
+    Api {
+        call: &'static str,
+        code: String,
+        message: String,
+    },
+    /// No answer (connection, timeout, credentials could not be loaded).
+    #[error("{call}: {message}")]
+    Transport { call: &'static str, message: String },
+}
+
+impl AwsError {
+    pub fn into_account(self) -> AccountError {
+        match self {
+            AwsError::AccessDenied { .. } => AccountError::AccessDenied(self.to_string()),
+            other => AccountError::Failed(other.to_string()),
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, AwsError::NotFound { .. })
+    }
+}
+
+const DENIED: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "UnauthorizedAccess",
+];
+
+fn is_not_found_code(code: &str) -> bool {
+    code == "NoSuchEntity" || code.ends_with(".NotFound") || code.ends_with("NotFound")
+}
+
+/// Sorts an SDK error by its AWS error code.
+pub(crate) fn classify<E, R>(e: SdkError<E, R>, call: &'static str) -> AwsError
+where
+    E: ProvideErrorMetadata + Error + Send + Sync + 'static,
+    R: Debug,
+{
+    let code = e.code().map(str::to_string);
+    let message = e
+        .message()
+        .map(str::to_string)
+        .unwrap_or_else(|| DisplayErrorContext(&e).to_string());
+    match code {
+        Some(code) if DENIED.contains(&code.as_str()) => AwsError::AccessDenied {
+            call,
+            code,
+            message,
+        },
+        Some(code) if is_not_found_code(&code) => AwsError::NotFound {
+            call,
+            code,
+            message,
+        },
+        Some(code) => AwsError::Api {
+            call,
+            code,
+            message,
+        },
+        None => AwsError::Transport { call, message },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_found_codes_of_iam_and_ec2() {
+        for c in [
+            "NoSuchEntity",
+            "InvalidInstanceID.NotFound",
+            "InvalidGroup.NotFound",
+            "InvalidSnapshot.NotFound",
+            "InvalidAMIID.NotFound",
+        ] {
+            assert!(is_not_found_code(c), "{c}");
+        }
+        assert!(!is_not_found_code("Throttling"));
+    }
+
+    #[test]
+    fn denied_is_an_account_access_denied() {
+        let e = AwsError::AccessDenied {
+            call: "iam:UpdateAccessKey",
+            code: "AccessDenied".into(),
+            message: "no".into(),
+        };
+        assert!(
+            matches!(e.into_account(), AccountError::AccessDenied(m) if m.contains("iam:UpdateAccessKey"))
+        );
+    }
+}
