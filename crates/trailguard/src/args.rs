@@ -61,6 +61,9 @@ pub enum Command {
     /// Find AWS access keys, secrets and session tokens in files before they leak.
     #[command(after_long_help = crate::scan_args::SCAN_HELP)]
     Scan(crate::scan_args::ScanArgs),
+    /// A remediation plan for a leaked key (dry run); --execute carries it out.
+    #[command(after_long_help = crate::respond_args::RESPOND_HELP)]
+    Respond(crate::respond_args::RespondArgs),
 }
 
 const INVESTIGATE_HELP: &str = "\

@@ -111,7 +111,18 @@ pub fn run(args: InvestigateArgs) -> Result<u8> {
     execute(&config)
 }
 
-pub fn execute(c: &InvestigateConfig) -> Result<u8> {
+/// What one pass over the input gave: the report and what was read.
+pub struct Investigation {
+    pub report: Report,
+    pub summary: trailguard_io::reader::ReadSummary,
+    /// Other keys indexed for the lineage.
+    pub candidates: usize,
+    pub untracked_events: u64,
+}
+
+/// Reads the input once and builds the report; `None` when no input could be read
+/// (reported on stderr).
+pub fn investigate(c: &InvestigateConfig) -> Result<Option<Investigation>> {
     // The rule pack sees the subject's events only: its alerts are the subject's, and
     // matching costs nothing for the rest of the archive.
     let scanner = Scanner::new(c.rules.clone(), Severity::Info, DEFAULT_WINDOW_MS);
@@ -143,9 +154,9 @@ pub fn execute(c: &InvestigateConfig) -> Result<u8> {
     progress.finish();
     let mut outcome = outcome?;
     report_read_errors(&outcome.summary);
-    if outcome.summary.nothing_read() {
+    if !c.inputs.is_empty() && outcome.summary.nothing_read() {
         eprintln!("error: no input could be read");
-        return Ok(exit::ERROR);
+        return Ok(None);
     }
     redact_alerts(&mut outcome.alerts);
     let findings = investigator.finish();
@@ -159,13 +170,31 @@ pub fn execute(c: &InvestigateConfig) -> Result<u8> {
             ..BuildOptions::default()
         },
     );
+    Ok(Some(Investigation {
+        report,
+        summary: outcome.summary,
+        candidates: findings.candidates.len(),
+        untracked_events: findings.untracked_events,
+    }))
+}
+
+pub fn execute(c: &InvestigateConfig) -> Result<u8> {
+    let Some(Investigation {
+        report,
+        summary,
+        candidates,
+        untracked_events,
+    }) = investigate(c)?
+    else {
+        return Ok(exit::ERROR);
+    };
     write_report(c, &report)?;
     if report.is_empty() {
         eprintln!(
             "trailguard: {} {} never appears in the input ({} events read{}): the report is empty",
             c.subject.kind().replace('_', " "),
             c.subject.label(),
-            outcome.summary.events,
+            summary.events,
             if c.since_ms.is_some() || c.until_ms.is_some() {
                 " within --since/--until"
             } else {
@@ -176,9 +205,9 @@ pub fn execute(c: &InvestigateConfig) -> Result<u8> {
         let derived = report.walk().len() - 1;
         eprintln!(
             "trailguard: {} files, {} events read ({} other keys indexed for the lineage); {} events of {}, {} alerts, {} derived credentials{}{}",
-            outcome.summary.files_read,
-            outcome.summary.events,
-            findings.candidates.len(),
+            summary.files_read,
+            summary.events,
+            candidates,
             report.event_count,
             c.subject.label(),
             report.alerts.len(),
@@ -197,10 +226,10 @@ pub fn execute(c: &InvestigateConfig) -> Result<u8> {
             }
         );
     }
-    if findings.untracked_events > 0 {
+    if untracked_events > 0 {
         eprintln!(
             "warning: {} events of other keys were not indexed (too many keys): a derived credential's activity may be incomplete",
-            findings.untracked_events
+            untracked_events
         );
     }
     Ok(exit::OK)

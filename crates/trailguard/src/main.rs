@@ -12,6 +12,8 @@ mod investigate;
 mod key_info;
 mod pattern_cmd;
 mod progress;
+mod respond;
+mod respond_args;
 mod rules_cmd;
 mod scan_args;
 mod scan_cmd;
@@ -52,6 +54,7 @@ fn main() -> ExitCode {
         Command::Investigate(a) => investigate::run(a),
         Command::KeyInfo(a) => key_info::run(a),
         Command::Scan(a) => scan_cmd::run(a),
+        Command::Respond(a) => respond::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

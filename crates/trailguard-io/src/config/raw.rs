@@ -206,7 +206,11 @@ pub(super) fn parse(
     if let Some(r) = raw.respond {
         for (field, list, out) in [
             ("respond.protect", r.protect, &mut respond.protect),
-            ("respond.break_glass", r.break_glass, &mut respond.break_glass),
+            (
+                "respond.break_glass",
+                r.break_glass,
+                &mut respond.break_glass,
+            ),
         ] {
             for v in list {
                 let text = v.get_ref().trim();

@@ -490,7 +490,10 @@ fn respond_guards_are_read_and_checked() {
     );
     assert_eq!(c.respond.break_glass, ["emergency"]);
     let e = err("[respond]\nprotect = [\"\"]\n");
-    assert!(e.contains("respond.protect") && e.contains("tg.toml:2"), "{e}");
+    assert!(
+        e.contains("respond.protect") && e.contains("tg.toml:2"),
+        "{e}"
+    );
     let e = err("[respond]\nprotct = []\n");
     assert!(e.contains("protct"), "{e}");
     assert_eq!(parse("").unwrap().respond, Default::default());
