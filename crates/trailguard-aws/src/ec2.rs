@@ -2,9 +2,8 @@
 //! stopping or terminating instances, revoking firewall rules, undoing shares.
 
 use aws_sdk_ec2::types::{
-    CreateVolumePermission, CreateVolumePermissionModifications, ImageAttributeName,
-    InstanceStateName, IpPermission, IpRange, Ipv6Range, LaunchPermission,
-    LaunchPermissionModifications, PermissionGroup, SnapshotAttributeName, Tag, UserIdGroupPair,
+    ImageAttributeName, InstanceStateName, IpPermission, IpRange, Ipv6Range, OperationType,
+    PermissionGroup, SnapshotAttributeName, Tag, UserIdGroupPair,
 };
 use aws_sdk_ec2::Client;
 use trailguard_core::remedy::{Action, Direction, Permission, Resource, StepState};
@@ -91,6 +90,13 @@ fn still_open(rules: &[IpPermission], p: &Permission) -> bool {
                         .any(|x| x.group_id() == Some(g))
                 }))
     })
+}
+
+/// `all` (the public group) apart from account ids.
+fn split_all(accounts: &[String]) -> (Vec<String>, Vec<String>) {
+    let (all, users): (Vec<String>, Vec<String>) =
+        accounts.iter().cloned().partition(|a| a == "all");
+    (all, users)
 }
 
 fn shared_with(accounts: &[String], group_all: bool, users: &[String]) -> Vec<String> {
@@ -363,25 +369,20 @@ pub(crate) async fn apply(c: &Client, action: &Action) -> Result<()> {
                 .map(drop)
                 .map_err(|e| classify(e, "ec2:RevokeSecurityGroupEgress")),
         },
+        // The operation-type form of both calls: every EC2 endpoint (and emulator)
+        // takes it, while the structured one is newer.
         Action::UnshareSnapshot {
             snapshot_id,
             accounts,
             ..
         } => {
-            let mut m = CreateVolumePermissionModifications::builder();
-            for a in accounts {
-                m = m.remove(if a == "all" {
-                    CreateVolumePermission::builder()
-                        .group(PermissionGroup::All)
-                        .build()
-                } else {
-                    CreateVolumePermission::builder().user_id(a).build()
-                });
-            }
+            let (groups, users) = split_all(accounts);
             c.modify_snapshot_attribute()
                 .snapshot_id(snapshot_id)
                 .attribute(SnapshotAttributeName::CreateVolumePermission)
-                .create_volume_permission(m.build())
+                .operation_type(OperationType::Remove)
+                .set_group_names((!groups.is_empty()).then_some(groups))
+                .set_user_ids((!users.is_empty()).then_some(users))
                 .send()
                 .await
                 .map(drop)
@@ -390,19 +391,13 @@ pub(crate) async fn apply(c: &Client, action: &Action) -> Result<()> {
         Action::UnshareImage {
             image_id, accounts, ..
         } => {
-            let mut m = LaunchPermissionModifications::builder();
-            for a in accounts {
-                m = m.remove(if a == "all" {
-                    LaunchPermission::builder()
-                        .group(PermissionGroup::All)
-                        .build()
-                } else {
-                    LaunchPermission::builder().user_id(a).build()
-                });
-            }
+            let (groups, users) = split_all(accounts);
             c.modify_image_attribute()
                 .image_id(image_id)
-                .launch_permission(m.build())
+                .attribute("launchPermission")
+                .operation_type(OperationType::Remove)
+                .set_user_groups((!groups.is_empty()).then_some(groups))
+                .set_user_ids((!users.is_empty()).then_some(users))
                 .send()
                 .await
                 .map(drop)

@@ -11,7 +11,7 @@ use trailguard_core::remedy::AccountError;
 pub enum AwsError {
     #[error("{0}")]
     Setup(String),
-    #[error("{call}: access denied ({code}): {message}")]
+    #[error("{call}: {code}: {message}")]
     AccessDenied {
         call: &'static str,
         code: String,
