@@ -245,3 +245,67 @@ fn without_a_terminal_execute_needs_yes() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--yes"));
 }
+
+#[test]
+fn at_a_terminal_each_step_is_confirmed() {
+    let Some(moto) = Moto::start(&[]) else {
+        return;
+    };
+    let dir = moto.dir.path();
+    moto.python("build_account.py", &[dir.to_str().unwrap()]);
+    let ids = ids(dir);
+    // No, yes, then quit: the first step declined, the second made, the rest left.
+    let out = std::process::Command::new(&moto.python)
+        .current_dir(dir)
+        .env("AWS_ACCESS_KEY_ID", ids["responder_key"].as_str().unwrap())
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            ids["responder_secret"].as_str().unwrap(),
+        )
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", dir.join("no-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("no-credentials"))
+        .arg(Moto::script("drive_tty.py"))
+        .arg(r#"["n", "y", "q"]"#)
+        .arg(assert_cmd::cargo::cargo_bin("trailguard"))
+        .args([
+            "respond",
+            "--access-key",
+            ids["leaked"].as_str().unwrap(),
+            "logs",
+            "--endpoint-url",
+            &moto.endpoint,
+            "--audit-log",
+            "audit.jsonl",
+            "--format",
+            "json",
+            "--execute",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert_eq!(text.matches("Carry it out?").count(), 3, "{text}");
+    assert!(text.contains("Step 1/") && text.contains("will:"), "{text}");
+    let results: Vec<String> = audit(&moto)
+        .iter()
+        .map(|l| l["result"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(results[0], "declined");
+    assert_eq!(results[1], "done");
+    assert!(results[2..]
+        .iter()
+        .all(|r| r == "declined" || r == "manual"));
+    let s = state(&moto);
+    assert_eq!(
+        key(&s, &ids, "leaked"),
+        "Active",
+        "quit before the key step"
+    );
+    assert_eq!(s["users"]["admin"]["tags"], serde_json::json!({}));
+    assert_eq!(
+        s["users"]["backdoor"]["tags"]["trailguard:incident"],
+        ids["leaked"]
+    );
+}

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 pub struct Moto {
     child: Child,
     pub endpoint: String,
-    python: PathBuf,
+    pub python: PathBuf,
     pub dir: tempfile::TempDir,
 }
 
@@ -82,7 +82,7 @@ impl Moto {
         })
     }
 
-    fn script(name: &str) -> PathBuf {
+    pub fn script(name: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/moto")
             .join(name)
