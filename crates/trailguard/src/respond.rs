@@ -312,7 +312,15 @@ fn print_summary(c: &RespondConfig, s: &Summary) {
         }
     }
     if s.nothing_to_do() {
-        eprintln!("trailguard: nothing to do: every step is already in place");
+        let refused = n(|o| matches!(o, Outcome::Refused(_)));
+        eprintln!(
+            "trailguard: nothing to do: every step is already in place{}",
+            if refused > 0 {
+                format!(" ({refused} refused by a guard)")
+            } else {
+                String::new()
+            }
+        );
     } else {
         eprintln!(
             "trailguard: {} done, {} already done, {} declined, {} refused, {} failed, {} not verified, {} skipped; {} for a person",

@@ -185,6 +185,13 @@ fn execute_contains_the_incident_and_a_second_run_changes_nothing() {
         .collect();
     assert!(!second.contains(&"done"), "{}", again.stderr);
     assert!(second.contains(&"already-done"));
+    assert!(
+        again
+            .stderr
+            .contains("nothing to do: every step is already in place (4 refused by a guard)"),
+        "{}",
+        again.stderr
+    );
     assert_eq!(state(&moto), s, "the second run changed the account");
     // Secrets stay out of the audit log too.
     let text = std::fs::read_to_string(moto.dir.path().join("audit.jsonl")).unwrap();

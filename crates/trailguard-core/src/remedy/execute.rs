@@ -341,9 +341,19 @@ impl Summary {
         self.count(Outcome::is_problem) > 0
     }
 
-    /// Whether the run found everything already in place.
+    /// Whether the run found everything already in place (steps refused by a guard
+    /// aside: they are not work left to do here).
     pub fn nothing_to_do(&self) -> bool {
-        self.count(|o| !matches!(o, Outcome::AlreadyDone | Outcome::Gone(_) | Outcome::Manual)) == 0
+        self.count(|o| {
+            matches!(
+                o,
+                Outcome::Done
+                    | Outcome::Declined
+                    | Outcome::Failed(_)
+                    | Outcome::NotVerified(_)
+                    | Outcome::Skipped(_)
+            )
+        }) == 0
     }
 }
 
