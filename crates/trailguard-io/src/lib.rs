@@ -12,5 +12,6 @@ pub mod reader;
 pub mod redact;
 pub mod render;
 pub mod route;
+pub mod s3_layout;
 pub mod sink;
 pub mod state;
