@@ -8,6 +8,7 @@
 mod ec2;
 mod error;
 mod iam;
+mod verify;
 
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use trailguard_core::remedy::{Account, AccountError, Action, Caller, StepState};
 
 pub use error::AwsError;
+pub use verify::{Verdict, Verifier};
 
 /// Where the credentials and the API come from.
 #[derive(Debug, Clone, Default)]

@@ -83,8 +83,10 @@ impl Moto {
     }
 
     pub fn script(name: &str) -> PathBuf {
+        // The scripts live beside this file; it is also included by other crates of
+        // the workspace (`#[path]`), whose manifests are its siblings.
         Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/moto")
+            .join("../trailguard/tests/moto")
             .join(name)
     }
 
