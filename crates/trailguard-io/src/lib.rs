@@ -7,10 +7,13 @@
 
 pub mod config;
 pub mod digest;
+pub mod objects;
 pub mod outbox;
 pub mod reader;
 pub mod redact;
 pub mod render;
 pub mod route;
+pub mod rules;
+pub mod scanner;
 pub mod sink;
 pub mod state;

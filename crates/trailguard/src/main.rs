@@ -15,7 +15,6 @@ mod progress;
 mod rules_cmd;
 mod scan_args;
 mod scan_cmd;
-mod scanner;
 mod simulate;
 mod sinks;
 mod time_arg;

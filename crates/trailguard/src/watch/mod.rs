@@ -35,7 +35,7 @@ use crate::detect::{default_format, report_read_errors, write_alerts, StateStore
 use crate::exit;
 use crate::progress::BarProgress;
 use crate::rules_cmd::{self, load_rule_set, RuleSources};
-use crate::scanner::Scanner;
+use trailguard_io::scanner::Scanner;
 use crate::sinks::{build_sinks, route, run_config, SinkSpec};
 use crate::time_arg::now_ms;
 
@@ -367,7 +367,7 @@ fn scan(
         &BarProgress,
         &(dyn Fn(&trailguard_core::Event<'_>) + Sync),
     ) -> ReadSummary,
-) -> Result<crate::scanner::Outcome> {
+) -> Result<trailguard_io::scanner::Outcome> {
     let opts = ReadOptions::default();
     let no_progress = BarProgress::new(false);
     let newest = &running.newest;
@@ -383,6 +383,7 @@ fn scan(
         (None, None),
         running.store.as_store(),
     )
+    .map_err(anyhow::Error::from)
 }
 
 fn count_read(metrics: &Metrics, s: &ReadSummary) {
