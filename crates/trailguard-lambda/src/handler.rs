@@ -288,6 +288,9 @@ impl App {
                 };
                 let result = self.run(&work, &mut summary).await;
                 log::summary(&summary);
+                if let Err(e) = &result {
+                    log::error(&e.to_string());
+                }
                 result?;
                 Ok(Response::Summary(summary))
             }

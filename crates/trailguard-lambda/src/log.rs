@@ -40,13 +40,16 @@ pub fn error(msg: &str) {
 /// One line per invocation: what was read and sent.
 pub fn summary(s: &Summary) {
     let mut text = format!(
-        "{}: {} events, {} alerts, {} delivered",
-        s.source, s.events, s.alerts, s.delivered
+        "{}: {}, {}, {} delivered",
+        s.source,
+        count(s.events, "event"),
+        count(s.alerts, "alert"),
+        s.delivered
     );
     if s.objects_read > 0 || !s.skipped.is_empty() {
         text.push_str(&format!(
-            "; {} objects read, {} skipped",
-            s.objects_read,
+            "; {} read, {} skipped",
+            count(s.objects_read, "object"),
             s.skipped.len()
         ));
     }
@@ -63,4 +66,12 @@ pub fn summary(s: &Summary) {
         text.push_str(&format!("; nothing to do: {}", s.nothing.join(", ")));
     }
     info(&text);
+}
+
+fn count(n: u64, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
 }
