@@ -61,6 +61,10 @@ pub enum Command {
     /// Find AWS access keys, secrets and session tokens in files before they leak.
     #[command(after_long_help = crate::scan_args::SCAN_HELP)]
     Scan(crate::scan_args::ScanArgs),
+    /// Run trailguard on AWS: the CloudFormation templates of the Lambda function
+    /// (central region) and of the per-region event forwarders.
+    #[command(subcommand)]
+    Deploy(crate::deploy_args::DeployCommand),
 }
 
 const INVESTIGATE_HELP: &str = "\

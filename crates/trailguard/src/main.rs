@@ -6,6 +6,8 @@ mod alerts_cmd;
 mod args;
 mod delivery;
 mod demo;
+mod deploy;
+mod deploy_args;
 mod detect;
 mod export;
 mod investigate;
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
         Command::Investigate(a) => investigate::run(a),
         Command::KeyInfo(a) => key_info::run(a),
         Command::Scan(a) => scan_cmd::run(a),
+        Command::Deploy(a) => deploy::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
