@@ -244,9 +244,15 @@ mod tests {
         std::fs::write(dir.path().join("b/AWSLogs/x.json"), b"{}").unwrap();
         std::fs::write(dir.path().join("secret.txt"), b"no").unwrap();
         let src = LocalDirSource::new(dir.path());
-        assert_eq!(block_on(src.fetch("b", "AWSLogs/x.json", 10)).unwrap(), b"{}");
+        assert_eq!(
+            block_on(src.fetch("b", "AWSLogs/x.json", 10)).unwrap(),
+            b"{}"
+        );
         let too_large = block_on(src.fetch("b", "AWSLogs/x.json", 1)).unwrap_err();
-        assert!(matches!(too_large, FetchError::TooLarge { size: 2, .. }), "{too_large}");
+        assert!(
+            matches!(too_large, FetchError::TooLarge { size: 2, .. }),
+            "{too_large}"
+        );
         let missing = block_on(src.fetch("b", "AWSLogs/y.json", 10)).unwrap_err();
         assert_eq!(missing.to_string(), "s3://b/AWSLogs/y.json: no such object");
         for (bucket, key) in [
@@ -259,7 +265,10 @@ mod tests {
             ("b", "a\0b"),
         ] {
             let e = block_on(src.fetch(bucket, key, 10)).unwrap_err();
-            assert!(matches!(e, FetchError::BadName { .. }), "{bucket} {key}: {e}");
+            assert!(
+                matches!(e, FetchError::BadName { .. }),
+                "{bucket} {key}: {e}"
+            );
         }
         // A folder is not an object.
         assert!(matches!(

@@ -305,7 +305,10 @@ mod tests {
 
     #[test]
     fn short_reasons() {
-        assert_eq!(short_reason("`sel`: modifier `base64`: x"), "`sel`: modifier `base64`");
+        assert_eq!(
+            short_reason("`sel`: modifier `base64`: x"),
+            "`sel`: modifier `base64`"
+        );
         assert_eq!(short_reason("plain"), "plain");
     }
 }

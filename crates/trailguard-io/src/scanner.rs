@@ -6,12 +6,12 @@
 
 use std::sync::Mutex;
 
+use crate::reader::ReadSummary;
 use trailguard_core::correlate::Collector;
 use trailguard_core::fold::fold;
 use trailguard_core::rule::Stateful;
 use trailguard_core::state::{Store, StoreError};
 use trailguard_core::{Alert, Engine, Event, Rule, Severity};
-use crate::reader::ReadSummary;
 
 /// What a detection run produced.
 pub struct Outcome {

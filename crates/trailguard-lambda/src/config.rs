@@ -89,7 +89,12 @@ fn get<'e>(env: &'e Env, var: &str) -> Option<&'e str> {
     env.get(var).map(|v| v.trim()).filter(|v| !v.is_empty())
 }
 
-fn number(env: &Env, var: &str, default: u64, range: std::ops::RangeInclusive<u64>) -> Result<u64, ConfigError> {
+fn number(
+    env: &Env,
+    var: &str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
     let Some(v) = get(env, var) else {
         return Ok(default);
     };
@@ -115,8 +120,12 @@ fn flag(env: &Env, var: &str, default: bool) -> Result<bool, ConfigError> {
 }
 
 fn severity(var: &str, v: &str) -> Result<Severity, ConfigError> {
-    v.parse()
-        .map_err(|_| invalid(var, format!("`{v}` is not a severity (info, low, medium, high, critical)")))
+    v.parse().map_err(|_| {
+        invalid(
+            var,
+            format!("`{v}` is not a severity (info, low, medium, high, critical)"),
+        )
+    })
 }
 
 fn folders(env: &Env, var: &str) -> Vec<PathBuf> {
@@ -162,7 +171,10 @@ impl LambdaConfig {
             None => sinks_from_env(env, &mut warnings)?,
         };
         warnings.extend(routing.warnings.iter().cloned());
-        let keys = match get(env, "TRAILGUARD_S3_KEYS").map(str::to_ascii_lowercase).as_deref() {
+        let keys = match get(env, "TRAILGUARD_S3_KEYS")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             None | Some("cloudtrail") => KeyFilter::CloudTrail,
             Some("all") => KeyFilter::All,
             Some(other) => {
@@ -185,7 +197,12 @@ impl LambdaConfig {
                 96 << 20,
                 1..=(8 << 30),
             )?,
-            send_timeout: Duration::from_secs(number(env, "TRAILGUARD_SEND_TIMEOUT_SECS", 20, 1..=900)?),
+            send_timeout: Duration::from_secs(number(
+                env,
+                "TRAILGUARD_SEND_TIMEOUT_SECS",
+                20,
+                1..=900,
+            )?),
             local_objects: get(env, "TRAILGUARD_LOCAL_OBJECTS_DIR").map(PathBuf::from),
             log_alerts: flag(env, "TRAILGUARD_LOG_ALERTS", true)?,
             warnings,
@@ -199,11 +216,19 @@ fn config_file(env: &Env, file: &str) -> Result<Config, ConfigError> {
     let root = get(env, "LAMBDA_TASK_ROOT").unwrap_or(".");
     let path = Path::new(root).join(file);
     let text = std::fs::read_to_string(&path).map_err(|e| {
-        invalid("TRAILGUARD_CONFIG", format!("cannot read {}: {e}", path.display()))
+        invalid(
+            "TRAILGUARD_CONFIG",
+            format!("cannot read {}: {e}", path.display()),
+        )
     })?;
     let base = path.parent().unwrap_or(Path::new("."));
     let lookup = |name: &str| env.get(name).cloned();
-    Ok(Config::parse(&text, &path.display().to_string(), base, &lookup)?)
+    Ok(Config::parse(
+        &text,
+        &path.display().to_string(),
+        base,
+        &lookup,
+    )?)
 }
 
 /// Sinks from the CLI's variables, routed by `TRAILGUARD_ROUTES`.
@@ -218,7 +243,9 @@ fn sinks_from_env(env: &Env, warnings: &mut Vec<String>) -> Result<Config, Confi
                     .map_err(|_| invalid("DISCORD_MENTION_ROLE", format!("`{v}` is not a role id")))
             })
             .transpose()?;
-        config.sinks.push(sink("discord", SinkTarget::Discord { url, mention_role }));
+        config
+            .sinks
+            .push(sink("discord", SinkTarget::Discord { url, mention_role }));
     }
     if let Some(url) = url(SLACK_ENV) {
         config.sinks.push(sink("slack", SinkTarget::Slack { url }));
@@ -262,7 +289,11 @@ fn sinks_from_env(env: &Env, warnings: &mut Vec<String>) -> Result<Config, Confi
                     format!(
                         "no sink named `{}` (configured: {})",
                         name.trim(),
-                        if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                        if known.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            known.join(", ")
+                        }
                     ),
                 ));
             };

@@ -285,7 +285,10 @@ fn classify_probed(
         if keys.len() > MAX_OBJECTS_PER_MESSAGE {
             return Err(err(
                 at,
-                format!("{} objects, over the limit of {MAX_OBJECTS_PER_MESSAGE}", keys.len()),
+                format!(
+                    "{} objects, over the limit of {MAX_OBJECTS_PER_MESSAGE}",
+                    keys.len()
+                ),
             ));
         }
         let objects = keys
@@ -329,17 +332,16 @@ fn s3_objects(text: &str, at: &str) -> Result<Work, EnvelopeError> {
         if !name.starts_with("ObjectCreated:") {
             continue;
         }
-        let bucket = r
-            .s3
-            .bucket
-            .name
-            .ok_or_else(|| err(&here, "no s3.bucket.name"))?;
-        let raw = r
-            .s3
-            .object
-            .key
-            .ok_or_else(|| err(&here, "no s3.object.key"))?;
-        let key = decode_key(&raw).map_err(|reason| err(&format!("{here}.s3.object.key"), reason))?;
+        let bucket =
+            r.s3.bucket
+                .name
+                .ok_or_else(|| err(&here, "no s3.bucket.name"))?;
+        let raw =
+            r.s3.object
+                .key
+                .ok_or_else(|| err(&here, "no s3.object.key"))?;
+        let key =
+            decode_key(&raw).map_err(|reason| err(&format!("{here}.s3.object.key"), reason))?;
         check_names(&bucket, &key, &here)?;
         objects.push(ObjectRef {
             bucket,

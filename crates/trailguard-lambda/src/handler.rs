@@ -134,8 +134,14 @@ pub enum WorkError {
          function yet (set TRAILGUARD_LOCAL_OBJECTS_DIR for local runs)"
     )]
     NoObjectSource { object: String },
-    #[error("{object}: {size} bytes per the notification, over TRAILGUARD_MAX_OBJECT_BYTES ({limit})")]
-    TooLarge { object: String, size: u64, limit: u64 },
+    #[error(
+        "{object}: {size} bytes per the notification, over TRAILGUARD_MAX_OBJECT_BYTES ({limit})"
+    )]
+    TooLarge {
+        object: String,
+        size: u64,
+        limit: u64,
+    },
     #[error(transparent)]
     Fetch(#[from] FetchError),
     /// Nothing could be read from it (not JSON, not CloudTrail, too large once
@@ -201,7 +207,13 @@ impl Store for Judging<'_> {
     fn commit(&mut self) -> Result<(), StoreError> {
         self.0.commit()
     }
-    fn observe(&mut self, scope: &str, key: &str, value: &str, at_ms: i64) -> Result<Sighting, StoreError> {
+    fn observe(
+        &mut self,
+        scope: &str,
+        key: &str,
+        value: &str,
+        at_ms: i64,
+    ) -> Result<Sighting, StoreError> {
         self.0.observe(scope, key, value, at_ms)
     }
     fn window_add(
@@ -214,10 +226,21 @@ impl Store for Judging<'_> {
     ) -> Result<WindowCount, StoreError> {
         self.0.window_add(scope, key, at_ms, item, window_ms)
     }
-    fn remember(&mut self, scope: &str, key: &str, fact: Remembered, ttl_ms: i64) -> Result<(), StoreError> {
+    fn remember(
+        &mut self,
+        scope: &str,
+        key: &str,
+        fact: Remembered,
+        ttl_ms: i64,
+    ) -> Result<(), StoreError> {
         self.0.remember(scope, key, fact, ttl_ms)
     }
-    fn recall(&mut self, scope: &str, key: &str, now_ms: i64) -> Result<Option<Remembered>, StoreError> {
+    fn recall(
+        &mut self,
+        scope: &str,
+        key: &str,
+        now_ms: i64,
+    ) -> Result<Option<Remembered>, StoreError> {
         self.0.recall(scope, key, now_ms)
     }
     fn alert_seen(&mut self, _alert_id: &str) -> Result<bool, StoreError> {
@@ -243,10 +266,13 @@ impl App {
             .sinks
             .iter()
             .map(|s| {
-                let sink = s.target.build_with(Some(SEND_RETRY)).map_err(|source| BuildError {
-                    sink: s.name.clone(),
-                    source,
-                })?;
+                let sink = s
+                    .target
+                    .build_with(Some(SEND_RETRY))
+                    .map_err(|source| BuildError {
+                        sink: s.name.clone(),
+                        source,
+                    })?;
                 Ok((s.name.clone(), Arc::from(sink)))
             })
             .collect::<Result<Vec<_>, BuildError>>()?;
@@ -302,7 +328,10 @@ impl App {
                 };
                 for item in items {
                     let outcome = match &item.work {
-                        Ok(work) => self.run(work, &mut summary).await.map_err(|e| e.to_string()),
+                        Ok(work) => self
+                            .run(work, &mut summary)
+                            .await
+                            .map_err(|e| e.to_string()),
                         Err(e) => Err(e.to_string()),
                     };
                     if let Err(e) = outcome {
@@ -326,7 +355,10 @@ impl App {
                 let mut errors = Vec::new();
                 for item in items {
                     let outcome = match &item.work {
-                        Ok(work) => self.run(work, &mut summary).await.map_err(|e| e.to_string()),
+                        Ok(work) => self
+                            .run(work, &mut summary)
+                            .await
+                            .map_err(|e| e.to_string()),
                         Err(e) => Err(e.to_string()),
                     };
                     if let Err(e) = outcome {
@@ -391,7 +423,12 @@ impl App {
     }
 
     /// Reads `bytes` as the CLI reads a file called `name` and judges its events.
-    fn judge(&self, name: &str, bytes: &[u8], summary: &mut Summary) -> Result<Vec<Alert>, WorkError> {
+    fn judge(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        summary: &mut Summary,
+    ) -> Result<Vec<Alert>, WorkError> {
         let opts = ReadOptions {
             max_decompressed_bytes: self.config.max_decompressed_bytes,
             threads: 1,
@@ -408,10 +445,10 @@ impl App {
         drop(state);
         let read = &outcome.summary;
         if read.nothing_read() {
-            let reason = read
-                .errors
-                .first()
-                .map_or_else(|| format!("{name}: nothing could be read"), |e| e.to_string());
+            let reason = read.errors.first().map_or_else(
+                || format!("{name}: nothing could be read"),
+                |e| e.to_string(),
+            );
             return Err(WorkError::Unreadable(reason));
         }
         for e in &read.errors {
@@ -423,7 +460,11 @@ impl App {
     }
 
     /// Redacts, routes, logs and sends; fails if any send failed.
-    async fn deliver(&self, mut alerts: Vec<Alert>, summary: &mut Summary) -> Result<(), WorkError> {
+    async fn deliver(
+        &self,
+        mut alerts: Vec<Alert>,
+        summary: &mut Summary,
+    ) -> Result<(), WorkError> {
         redact_alerts(&mut alerts);
         let now = now_ms();
         let mut folder = DigestFolder::from_config(&self.config.routing);

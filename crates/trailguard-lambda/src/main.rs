@@ -19,9 +19,28 @@ use trailguard_lambda::handler::App;
 use trailguard_lambda::{log, object_source, secrets, state_store};
 
 fn main() -> ExitCode {
+    let started = std::time::Instant::now();
+    // Without the Runtime API there is nothing to serve (and the runtime client would
+    // panic on the missing variables): say so plainly.
+    for var in [
+        "AWS_LAMBDA_RUNTIME_API",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+    ] {
+        if std::env::var_os(var).is_none() {
+            log::error(&format!(
+                "{var} is not set: bootstrap runs inside AWS Lambda (or `cargo lambda watch`, \
+                 or a local Runtime API such as the one in crates/trailguard-lambda/tests)"
+            ));
+            return ExitCode::FAILURE;
+        }
+    }
     // Events are read one at a time: one rayon worker is all the collector needs, and
     // no pool sized to the host's cores is started in a 128 MB function.
-    let _ = rayon::ThreadPoolBuilder::new().num_threads(1).build_global();
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build_global();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -33,7 +52,7 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let app = match init().await {
+        let app = match init(started).await {
             Ok(app) => app,
             Err((kind, message)) => {
                 log::error(&format!("init failed: {message}"));
@@ -57,23 +76,26 @@ fn main() -> ExitCode {
 }
 
 /// Builds the app, or says why not: (Lambda `errorType`, message).
-async fn init() -> Result<App, (&'static str, String)> {
+async fn init(started: std::time::Instant) -> Result<App, (&'static str, String)> {
     let mut env: Env = std::env::vars().collect::<BTreeMap<_, _>>();
     let source = secrets::default_secret_source().await;
     secrets::resolve_secret_arns(&mut env, source.as_deref())
         .await
         .map_err(|e| ("trailguard.SecretError", e.to_string()))?;
-    let config = LambdaConfig::from_env(&env).map_err(|e| ("trailguard.ConfigError", e.to_string()))?;
+    let config =
+        LambdaConfig::from_env(&env).map_err(|e| ("trailguard.ConfigError", e.to_string()))?;
     drop(env);
     for w in &config.warnings {
         log::warn(w);
     }
     let objects = object_source(&config).await;
     let state = state_store(&config).await;
-    let app = App::new(config, objects, state).map_err(|e| ("trailguard.SinkError", e.to_string()))?;
+    let app =
+        App::new(config, objects, state).map_err(|e| ("trailguard.SinkError", e.to_string()))?;
     let c = app.config();
     log::info(&format!(
-        "ready: {} rules, min severity {}, sinks [{}], objects from {}",
+        "ready in {} ms: {} rules, min severity {}, sinks [{}], objects from {}",
+        started.elapsed().as_millis(),
         c.rules.len(),
         c.min_severity,
         c.routing
@@ -111,6 +133,8 @@ fn report_init_error(kind: &str, message: &str) {
         Ok(())
     });
     if let Err(e) = sent {
-        log::error(&format!("cannot report the init error to the Runtime API: {e}"));
+        log::error(&format!(
+            "cannot report the init error to the Runtime API: {e}"
+        ));
     }
 }

@@ -127,7 +127,8 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    const ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:trailguard/discord-AbCdEf";
+    const ARN: &str =
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:trailguard/discord-AbCdEf";
 
     struct Fake {
         calls: AtomicUsize,
@@ -178,7 +179,12 @@ mod tests {
         let msg = block_on(resolve_secret_arns(&mut e, None))
             .unwrap_err()
             .to_string();
-        assert!(msg.starts_with("DISCORD_WEBHOOK_URL_SECRET_ARN: this build cannot read AWS Secrets Manager"), "{msg}");
+        assert!(
+            msg.starts_with(
+                "DISCORD_WEBHOOK_URL_SECRET_ARN: this build cannot read AWS Secrets Manager"
+            ),
+            "{msg}"
+        );
         assert!(msg.contains("set DISCORD_WEBHOOK_URL instead"), "{msg}");
     }
 
@@ -205,7 +211,11 @@ mod tests {
         let e = block_on(resolve_secret_arns(&mut denied, Some(&fake)))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("AccessDeniedException") && e.starts_with("SLACK_WEBHOOK_URL_SECRET_ARN: secret arn:"), "{e}");
+        assert!(
+            e.contains("AccessDeniedException")
+                && e.starts_with("SLACK_WEBHOOK_URL_SECRET_ARN: secret arn:"),
+            "{e}"
+        );
         let empty = Fake {
             calls: AtomicUsize::new(0),
             value: Ok("  ".into()),

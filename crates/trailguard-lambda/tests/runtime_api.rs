@@ -38,7 +38,9 @@ fn repo() -> PathBuf {
 }
 
 fn stratus(name: &str) -> Vec<Value> {
-    let path = repo().join("../shared/corpora/stratus-detonations").join(name);
+    let path = repo()
+        .join("../shared/corpora/stratus-detonations")
+        .join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }
@@ -49,7 +51,9 @@ fn encode_key(key: &str) -> String {
     for b in key.bytes() {
         match b {
             b' ' => out.push('+'),
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' | b'*' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' | b'*' => {
+                out.push(b as char)
+            }
             other => out.push_str(&format!("%{other:02X}")),
         }
     }
@@ -61,7 +65,10 @@ fn encode_key(key: &str) -> String {
 fn buckets() -> tempfile::TempDir {
     let root = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(
-        repo().join("examples/leaked-admin-key").canonicalize().unwrap(),
+        repo()
+            .join("examples/leaked-admin-key")
+            .canonicalize()
+            .unwrap(),
         root.path().join(EXAMPLE_BUCKET),
     )
     .unwrap();
@@ -75,15 +82,21 @@ fn buckets() -> tempfile::TempDir {
 }
 
 fn size_of(root: &Path, bucket: &str, key: &str) -> u64 {
-    std::fs::metadata(root.join(bucket).join(key)).unwrap().len()
+    std::fs::metadata(root.join(bucket).join(key))
+        .unwrap()
+        .len()
 }
 
 /// The EventBridge events of the bundled incident for `event_name` by the attacker.
 fn incident_event(event_name: &str) -> Value {
-    let text = std::fs::read_to_string(repo().join("examples/leaked-admin-key/eventbridge.jsonl")).unwrap();
+    let text = std::fs::read_to_string(repo().join("examples/leaked-admin-key/eventbridge.jsonl"))
+        .unwrap();
     text.lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .find(|e| e["detail"]["eventName"] == event_name && e["detail"]["sourceIPAddress"] == "198.51.100.73")
+        .find(|e| {
+            e["detail"]["eventName"] == event_name
+                && e["detail"]["sourceIPAddress"] == "198.51.100.73"
+        })
         .unwrap_or_else(|| panic!("no {event_name} by the attacker in eventbridge.jsonl"))
 }
 
@@ -96,7 +109,10 @@ fn rule_sample(rule: &str) -> Value {
 
 fn webhook_env(hook: &TestServer, root: &Path) -> Vec<(&'static str, String)> {
     vec![
-        ("TRAILGUARD_WEBHOOK_URL", hook.url(&format!("/hooks/{}", hook.token))),
+        (
+            "TRAILGUARD_WEBHOOK_URL",
+            hook.url(&format!("/hooks/{}", hook.token)),
+        ),
         ("TRAILGUARD_WEBHOOK_SECRET", SIGNING_SECRET.to_owned()),
         ("TRAILGUARD_LOCAL_OBJECTS_DIR", root.display().to_string()),
     ]
@@ -104,7 +120,10 @@ fn webhook_env(hook: &TestServer, root: &Path) -> Vec<(&'static str, String)> {
 
 fn assert_no_secret(text: &str, hook: &TestServer) {
     for secret in [hook.token.as_str(), SIGNING_SECRET] {
-        assert!(!text.contains(secret), "secret `{secret}` leaked in:\n{text}");
+        assert!(
+            !text.contains(secret),
+            "secret `{secret}` leaked in:\n{text}"
+        );
     }
 }
 
@@ -113,7 +132,9 @@ fn delivered_rules(hook: &TestServer) -> Vec<String> {
     hook.requests()
         .iter()
         .map(|r| {
-            assert!(r.header("X-Trailguard-Signature").is_some_and(|s| s.starts_with("sha256=")));
+            assert!(r
+                .header("X-Trailguard-Signature")
+                .is_some_and(|s| s.starts_with("sha256=")));
             let alert: Value = serde_json::from_str(&r.body).unwrap();
             alert["rule"]["id"].as_str().unwrap().to_owned()
         })
@@ -126,18 +147,51 @@ fn every_kind_of_payload_through_the_runtime_api() {
     let hook = TestServer::start(vec![status(200, "{}")]);
     let console = stratus("aws.initial-access.console-login-without-mfa.json");
     let sqs_batch = sqs_event(vec![
-        sqs_message("m-log", &s3_event(vec![s3_record(EXAMPLE_BUCKET, LATER_LOG, size_of(root.path(), EXAMPLE_BUCKET, LATER_LOG))]).to_string()),
+        sqs_message(
+            "m-log",
+            &s3_event(vec![s3_record(
+                EXAMPLE_BUCKET,
+                LATER_LOG,
+                size_of(root.path(), EXAMPLE_BUCKET, LATER_LOG),
+            )])
+            .to_string(),
+        ),
         sqs_message("m-test", &s3_test_event(EXAMPLE_BUCKET).to_string()),
-        sqs_message("m-digest", &s3_event(vec![s3_record(EXAMPLE_BUCKET, DIGEST, 700)]).to_string()),
-        sqs_message("m-junk", "{\"Records\": [{\"eventSource\": \"aws:s3\", \"s3\": "),
-        sqs_message("m-gone", &s3_event(vec![s3_record(EXAMPLE_BUCKET, &LATER_LOG.replace("2322Z", "2359Z"), 100)]).to_string()),
+        sqs_message(
+            "m-digest",
+            &s3_event(vec![s3_record(EXAMPLE_BUCKET, DIGEST, 700)]).to_string(),
+        ),
+        sqs_message(
+            "m-junk",
+            "{\"Records\": [{\"eventSource\": \"aws:s3\", \"s3\": ",
+        ),
+        sqs_message(
+            "m-gone",
+            &s3_event(vec![s3_record(
+                EXAMPLE_BUCKET,
+                &LATER_LOG.replace("2322Z", "2359Z"),
+                100,
+            )])
+            .to_string(),
+        ),
     ]);
     let org_sns = sqs_event(vec![
         sqs_message(
             "m-sns-s3",
-            &sns_envelope(&s3_event(vec![s3_record(ORG_BUCKET, &encode_key(ORG_KEY), size_of(root.path(), ORG_BUCKET, ORG_KEY))]), "sns-1").to_string(),
+            &sns_envelope(
+                &s3_event(vec![s3_record(
+                    ORG_BUCKET,
+                    &encode_key(ORG_KEY),
+                    size_of(root.path(), ORG_BUCKET, ORG_KEY),
+                )]),
+                "sns-1",
+            )
+            .to_string(),
         ),
-        sqs_message("m-sns-notice", &sns_envelope(&cloudtrail_notice(EXAMPLE_BUCKET, &[QUIET_LOG]), "sns-2").to_string()),
+        sqs_message(
+            "m-sns-notice",
+            &sns_envelope(&cloudtrail_notice(EXAMPLE_BUCKET, &[QUIET_LOG]), "sns-2").to_string(),
+        ),
     ]);
     let invocations: Vec<(&str, String)> = vec![
         ("eb-api-call", incident_event("CreateAccessKey").to_string()),
@@ -154,7 +208,12 @@ fn every_kind_of_payload_through_the_runtime_api() {
             "account": ACCOUNT, "time": "2025-09-17T23:00:00Z", "region": REGION, "resources": [], "detail": {}}).to_string()),
     ];
     let ids: Vec<&str> = invocations.iter().map(|(id, _)| *id).collect();
-    let api = RuntimeApi::start(invocations.iter().map(|(id, p)| (id.to_string(), p.clone())).collect());
+    let api = RuntimeApi::start(
+        invocations
+            .iter()
+            .map(|(id, p)| (id.to_string(), p.clone()))
+            .collect(),
+    );
     let function = Function::start(&api, &webhook_env(&hook, root.path()));
     let outcomes = api.wait_for(&ids, Duration::from_secs(120));
     let log = function.stop();
@@ -172,7 +231,10 @@ fn every_kind_of_payload_through_the_runtime_api() {
     let direct = outcomes["s3-direct"].response();
     assert_eq!(direct["source"], "s3");
     assert_eq!(direct["objects_read"], 1);
-    assert!(direct["events"].as_u64().unwrap() > 0 && direct["alerts"].as_u64().unwrap() >= 1, "{direct}");
+    assert!(
+        direct["events"].as_u64().unwrap() > 0 && direct["alerts"].as_u64().unwrap() >= 1,
+        "{direct}"
+    );
 
     // One bad message and one missing object fail alone; the test event and the digest
     // are done with; the log object is read.
@@ -184,17 +246,33 @@ fn every_kind_of_payload_through_the_runtime_api() {
         .map(|f| f["itemIdentifier"].as_str().unwrap())
         .collect();
     assert_eq!(failed, ["m-junk", "m-gone"], "{batch}");
-    assert_eq!(batch.as_object().unwrap().len(), 1, "an SQS batch answers batchItemFailures only: {batch}");
-    assert_eq!(outcomes["sqs-sns"].response()["batchItemFailures"], json!([]));
-    assert!(log.contains("SQS message m-junk: Records[3].body: truncated JSON"), "{log}");
-    assert!(log.contains("SQS message m-gone: s3://leaked-admin-key/"), "{log}");
+    assert_eq!(
+        batch.as_object().unwrap().len(),
+        1,
+        "an SQS batch answers batchItemFailures only: {batch}"
+    );
+    assert_eq!(
+        outcomes["sqs-sns"].response()["batchItemFailures"],
+        json!([])
+    );
+    assert!(
+        log.contains("SQS message m-junk: Records[3].body: truncated JSON"),
+        "{log}"
+    );
+    assert!(
+        log.contains("SQS message m-gone: s3://leaked-admin-key/"),
+        "{log}"
+    );
     assert!(log.contains("no such object"), "{log}");
 
     let test_event = outcomes["s3-test"].response();
     assert_eq!(test_event["nothing"], json!(["s3:TestEvent"]));
     let (kind, message) = outcomes["malformed"].error();
     assert_eq!(kind, "trailguard.BadEvent");
-    assert!(message.starts_with("unreadable event: payload: not an EventBridge event"), "{message}");
+    assert!(
+        message.starts_with("unreadable event: payload: not an EventBridge event"),
+        "{message}"
+    );
     let (_, message) = outcomes["not-json"].error();
     assert!(!message.is_empty());
 
@@ -209,7 +287,10 @@ fn every_kind_of_payload_through_the_runtime_api() {
         "aws-iam-user-created",
         "aws-iam-admin-policy-attached",
     ] {
-        assert!(rules.iter().any(|r| r == want), "{want} not delivered; got {rules:?}\n{log}");
+        assert!(
+            rules.iter().any(|r| r == want),
+            "{want} not delivered; got {rules:?}\n{log}"
+        );
     }
     // Every alert is logged as its JSON line, delivered or not; the access key the
     // EventBridge event already alerted on is in the S3 object too: same alert id,
@@ -217,7 +298,12 @@ fn every_kind_of_payload_through_the_runtime_api() {
     let logged: Vec<String> = log
         .lines()
         .filter(|l| l.starts_with("{\"id\":"))
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["id"].as_str().unwrap().to_owned())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     for r in hook.requests() {
         let id: Value = serde_json::from_str(&r.body).unwrap();
@@ -235,7 +321,12 @@ fn every_kind_of_payload_through_the_runtime_api() {
 fn a_failed_delivery_fails_the_invocation_and_its_retry_delivers_once() {
     let root = buckets();
     // The first send's three attempts fail; everything after succeeds.
-    let hook = TestServer::start(vec![status(500, "{}"), status(500, "{}"), status(500, "{}"), status(200, "{}")]);
+    let hook = TestServer::start(vec![
+        status(500, "{}"),
+        status(500, "{}"),
+        status(500, "{}"),
+        status(200, "{}"),
+    ]);
     let health = rule_sample("aws-health-credentials-exposed").to_string();
     let api = RuntimeApi::start(vec![
         ("try-1".into(), health.clone()),
@@ -247,12 +338,21 @@ fn a_failed_delivery_fails_the_invocation_and_its_retry_delivers_once() {
     let log = function.stop();
     let (kind, message) = outcomes["try-1"].error();
     assert_eq!(kind, "trailguard.DeliveryFailed", "{log}");
-    assert!(message.starts_with("delivery failed: sink webhook: alert "), "{message}");
+    assert!(
+        message.starts_with("delivery failed: sink webhook: alert "),
+        "{message}"
+    );
     assert!(message.contains("HTTP 500 after 3 attempt(s)"), "{message}");
     assert_eq!(outcomes["try-2"].response()["delivered"], 1);
     // The same event again: this environment knows the alert was delivered.
     let third = outcomes["try-3"].response();
-    assert_eq!((third["delivered"].as_u64(), third["already_delivered"].as_u64()), (Some(0), Some(1)));
+    assert_eq!(
+        (
+            third["delivered"].as_u64(),
+            third["already_delivered"].as_u64()
+        ),
+        (Some(0), Some(1))
+    );
     assert_eq!(hook.requests().len(), 4);
     assert_no_secret(&log, &hook);
     for body in api.bodies() {
@@ -265,9 +365,15 @@ fn a_message_whose_alert_cannot_be_delivered_is_the_only_one_redelivered() {
     let root = buckets();
     let hook = TestServer::start(vec![status(400, "{\"error\": \"refused\"}")]);
     let batch = sqs_event(vec![
-        sqs_message("m-alert", &rule_sample("aws-health-credentials-exposed").to_string()),
+        sqs_message(
+            "m-alert",
+            &rule_sample("aws-health-credentials-exposed").to_string(),
+        ),
         sqs_message("m-test", &s3_test_event(EXAMPLE_BUCKET).to_string()),
-        sqs_message("m-quiet", &sns_envelope(&cloudtrail_notice(EXAMPLE_BUCKET, &[QUIET_LOG]), "sns-q").to_string()),
+        sqs_message(
+            "m-quiet",
+            &sns_envelope(&cloudtrail_notice(EXAMPLE_BUCKET, &[QUIET_LOG]), "sns-q").to_string(),
+        ),
     ]);
     let api = RuntimeApi::start(vec![("batch".into(), batch.to_string())]);
     let function = Function::start(&api, &webhook_env(&hook, root.path()));
@@ -278,7 +384,10 @@ fn a_message_whose_alert_cannot_be_delivered_is_the_only_one_redelivered() {
         json!([{"itemIdentifier": "m-alert"}]),
         "{log}"
     );
-    assert!(log.contains("SQS message m-alert: delivery failed: sink webhook: alert"), "{log}");
+    assert!(
+        log.contains("SQS message m-alert: delivery failed: sink webhook: alert"),
+        "{log}"
+    );
     assert_no_secret(&log, &hook);
 }
 
@@ -289,7 +398,10 @@ fn init_errors_go_to_init_error_without_secrets() {
     let cases: Vec<(Vec<(&str, String)>, &str, &str)> = vec![
         (
             vec![
-                ("TRAILGUARD_WEBHOOK_URL", hook.url(&format!("/hooks/{}", hook.token))),
+                (
+                    "TRAILGUARD_WEBHOOK_URL",
+                    hook.url(&format!("/hooks/{}", hook.token)),
+                ),
                 ("TRAILGUARD_MIN_SEVERITY", "urgent".into()),
             ],
             "trailguard.ConfigError",
@@ -301,7 +413,10 @@ fn init_errors_go_to_init_error_without_secrets() {
             "DISCORD_WEBHOOK_URL_SECRET_ARN: this build cannot read AWS Secrets Manager yet",
         ),
         (
-            vec![("TRAILGUARD_WEBHOOK_URL", format!("http://192.0.2.1/hooks/{}", hook.token))],
+            vec![(
+                "TRAILGUARD_WEBHOOK_URL",
+                format!("http://192.0.2.1/hooks/{}", hook.token),
+            )],
             "trailguard.SinkError",
             "sink `webhook`: invalid webhook URL",
         ),
@@ -309,15 +424,22 @@ fn init_errors_go_to_init_error_without_secrets() {
     for (env, want_type, want_message) in cases {
         let api = RuntimeApi::start(vec![("never".into(), "{}".into())]);
         let mut function = Function::start(&api, &env);
-        let (kind, body) = api.wait_init_error(Duration::from_secs(30)).expect("no /init/error");
-        let status = function.exited_within(Duration::from_secs(10)).expect("bootstrap kept running");
+        let (kind, body) = api
+            .wait_init_error(Duration::from_secs(30))
+            .expect("no /init/error");
+        let status = function
+            .exited_within(Duration::from_secs(10))
+            .expect("bootstrap kept running");
         assert!(!status.success());
         let log = function.stop();
         assert_eq!(kind, want_type, "{log}");
         assert_eq!(body["errorType"], want_type);
         let message = body["errorMessage"].as_str().unwrap();
         assert!(message.starts_with(want_message), "{message}");
-        assert!(api.first_next().is_none(), "asked for an invocation after a failed init");
+        assert!(
+            api.first_next().is_none(),
+            "asked for an invocation after a failed init"
+        );
         assert_no_secret(&log, &hook);
         assert_no_secret(&body.to_string(), &hook);
     }

@@ -18,10 +18,10 @@ use crate::delivery::{deliver, DeliveryOptions};
 use crate::exit;
 use crate::progress::BarProgress;
 use crate::rules_cmd::{self, load_rule_set, RuleSources};
-pub use trailguard_io::scanner::Outcome;
-use trailguard_io::scanner::Scanner;
 use crate::sinks::{build_sinks, fold, route, run_config, Routed, Sent, SinkSpec};
 use crate::time_arg::{now_ms, parse_time_arg};
+pub use trailguard_io::scanner::Outcome;
+use trailguard_io::scanner::Scanner;
 
 /// `detect`'s arguments, validated.
 pub struct DetectConfig {

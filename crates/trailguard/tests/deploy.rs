@@ -47,9 +47,23 @@ fn every_template_passes_cfn_lint() {
         write_template(
             dir.path(),
             "central-x86-remediation.yml",
-            &["--arch", "x86_64", "--allow-remediation", "--sink", "slack", "--memory", "512", "--timeout", "120"],
+            &[
+                "--arch",
+                "x86_64",
+                "--allow-remediation",
+                "--sink",
+                "slack",
+                "--memory",
+                "512",
+                "--timeout",
+                "120",
+            ],
         ),
-        write_template(dir.path(), "central-eu.yml", &["--central-region", "eu-west-1", "--sink", "webhook"]),
+        write_template(
+            dir.path(),
+            "central-eu.yml",
+            &["--central-region", "eu-west-1", "--sink", "webhook"],
+        ),
         write_template(dir.path(), "forwarder.yml", &["--forwarder"]),
     ];
     let Some(lint) = cfn_lint() else {
@@ -95,9 +109,18 @@ fn standard_output_and_file_hold_the_same_template() {
 #[test]
 fn usage_errors_say_what_is_wrong() {
     for (args, want) in [
-        (&["--log-retention", "10"][..], "--log-retention: 10 is not a period CloudWatch Logs accepts"),
-        (&["--central-region", "Virginia"][..], "--central-region: `Virginia` is not a region name"),
-        (&["--no-builtin"][..], "--no-builtin needs --rules DIR or --sigma DIR"),
+        (
+            &["--log-retention", "10"][..],
+            "--log-retention: 10 is not a period CloudWatch Logs accepts",
+        ),
+        (
+            &["--central-region", "Virginia"][..],
+            "--central-region: `Virginia` is not a region name",
+        ),
+        (
+            &["--no-builtin"][..],
+            "--no-builtin needs --rules DIR or --sigma DIR",
+        ),
     ] {
         let out = trailguard()
             .args(["deploy", "template"])
@@ -139,7 +162,10 @@ fn a_rule_too_large_for_eventbridge_writes_no_template() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     // Refused as the rules load (no deployment may silently lack a rule).
-    assert!(err.contains("rule `big-rule`") && err.contains("over EventBridge's limit of 2048"), "{err}");
+    assert!(
+        err.contains("rule `big-rule`") && err.contains("over EventBridge's limit of 2048"),
+        "{err}"
+    );
     assert!(!out_file.exists());
 }
 

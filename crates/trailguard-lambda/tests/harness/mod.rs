@@ -36,9 +36,10 @@ impl Outcome {
 
     pub fn error(&self) -> (&str, &str) {
         match self {
-            Outcome::Error { error_type, body } => {
-                (error_type.as_str(), body["errorMessage"].as_str().unwrap_or(""))
-            }
+            Outcome::Error { error_type, body } => (
+                error_type.as_str(),
+                body["errorMessage"].as_str().unwrap_or(""),
+            ),
             other => panic!("expected an error, got {other:?}"),
         }
     }
@@ -89,13 +90,19 @@ impl RuntimeApi {
                 };
                 let mut st = s.lock().unwrap();
                 st.raw_bodies.push(body.clone());
-                let accepted = || tiny_http::Response::from_string("{\"status\":\"OK\"}").with_status_code(202);
+                let accepted = || {
+                    tiny_http::Response::from_string("{\"status\":\"OK\"}").with_status_code(202)
+                };
                 if url == "/2018-06-01/runtime/invocation/next" {
                     st.first_next.get_or_insert_with(Instant::now);
                     match st.queue.pop_front() {
                         Some((id, payload)) => {
                             drop(st);
-                            let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() + 60_000;
+                            let deadline = SystemTime::now()
+                                .duration_since(UNIX_EPOCH)
+                                .unwrap()
+                                .as_millis()
+                                + 60_000;
                             let mut resp = tiny_http::Response::from_string(payload);
                             for (k, v) in [
                                 ("Lambda-Runtime-Aws-Request-Id", id.clone()),
@@ -115,12 +122,17 @@ impl RuntimeApi {
                     }
                 } else if url == "/2018-06-01/runtime/init/error" {
                     let error_type = header("Lambda-Runtime-Function-Error-Type");
-                    st.init_error = Some((error_type, serde_json::from_str(&body).unwrap_or(Value::Null)));
+                    st.init_error = Some((
+                        error_type,
+                        serde_json::from_str(&body).unwrap_or(Value::Null),
+                    ));
                     let _ = req.respond(accepted());
                 } else if let Some(rest) = url.strip_prefix("/2018-06-01/runtime/invocation/") {
                     let (id, kind) = rest.rsplit_once('/').unwrap_or((rest, ""));
                     let outcome = match kind {
-                        "response" => Outcome::Response(serde_json::from_str(&body).unwrap_or(Value::String(body.clone()))),
+                        "response" => Outcome::Response(
+                            serde_json::from_str(&body).unwrap_or(Value::String(body.clone())),
+                        ),
                         // The runtime client sends `unhandled` in the header; the
                         // error's type is in the body, as Lambda records it.
                         "error" => {
@@ -131,7 +143,9 @@ impl RuntimeApi {
                             }
                         }
                         _ => {
-                            let _ = req.respond(tiny_http::Response::from_string("").with_status_code(404));
+                            let _ = req.respond(
+                                tiny_http::Response::from_string("").with_status_code(404),
+                            );
                             continue;
                         }
                     };
@@ -239,7 +253,9 @@ impl Function {
                     if n == 0 {
                         break;
                     }
-                    out.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+                    out.lock()
+                        .unwrap()
+                        .push_str(&String::from_utf8_lossy(&buf[..n]));
                 }
             }));
         }

@@ -202,9 +202,6 @@ fn rule_resources(rules: &[DeployedRule<'_>], target: &[String], dlq: &str) -> S
 
 /// How many rules get each state, for the header comment.
 fn state_counts(rules: &[DeployedRule<'_>]) -> (usize, usize) {
-    let all = rules
-        .iter()
-        .filter(|r| r.state != "ENABLED")
-        .count();
+    let all = rules.iter().filter(|r| r.state != "ENABLED").count();
     (rules.len() - all, all)
 }

@@ -15,8 +15,8 @@ use serde_json::Value;
 
 /// Prefixes of the API names CloudTrail marks `readOnly: true`.
 const READ_PREFIXES: [&str; 13] = [
-    "Get", "List", "Describe", "BatchGet", "Lookup", "Search", "Head", "Query", "Scan",
-    "Select", "View", "Check", "Decrypt",
+    "Get", "List", "Describe", "BatchGet", "Lookup", "Search", "Head", "Query", "Scan", "Select",
+    "View", "Check", "Decrypt",
 ];
 
 pub fn needs_all_management_events(pattern: &Value) -> bool {
@@ -38,8 +38,9 @@ pub fn needs_all_management_events(pattern: &Value) -> bool {
 /// Whether the API name reads (by the naming AWS keeps to).
 pub fn is_read_name(name: &str) -> bool {
     READ_PREFIXES.iter().any(|p| {
-        name.strip_prefix(p)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with(|c: char| c.is_ascii_uppercase()))
+        name.strip_prefix(p).is_some_and(|rest| {
+            rest.is_empty() || rest.starts_with(|c: char| c.is_ascii_uppercase())
+        })
     })
 }
 
@@ -54,7 +55,12 @@ fn about_cloudtrail(pattern: &Value) -> bool {
         });
     }
     if let Some(sources) = pinned(pattern, "source") {
-        let not_trail = ["aws.health", "aws.guardduty", "aws.securityhub", "aws.inspector2"];
+        let not_trail = [
+            "aws.health",
+            "aws.guardduty",
+            "aws.securityhub",
+            "aws.inspector2",
+        ];
         return !sources
             .iter()
             .all(|s| s.as_str().is_some_and(|s| not_trail.contains(&s)));

@@ -150,7 +150,10 @@ fn the_central_template_carries_every_rule_of_the_pack() {
         assert_eq!(&p["EventPattern"], r.exported.event_pattern, "{name}");
         assert_eq!(p["State"], r.state, "{name}");
         let target = &p["Targets"][0];
-        assert_eq!(target["Arn"], json!({"Fn::GetAtt": ["TrailguardFunction", "Arn"]}));
+        assert_eq!(
+            target["Arn"],
+            json!({"Fn::GetAtt": ["TrailguardFunction", "Arn"]})
+        );
         assert_eq!(target["RetryPolicy"]["MaximumRetryAttempts"], 185);
         assert_eq!(
             target["DeadLetterConfig"]["Arn"],
@@ -168,12 +171,22 @@ fn the_central_template_carries_every_rule_of_the_pack() {
         table["KeySchema"],
         json!([{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
     );
-    assert_eq!(table["TimeToLiveSpecification"]["AttributeName"], "expires_at");
-    let mapping = &res["TrailguardObjectEventSource"]["Properties"];
-    assert_eq!(mapping["FunctionResponseTypes"], json!(["ReportBatchItemFailures"]));
-    assert_eq!(res["TrailguardObjectQueue"]["Properties"]["VisibilityTimeout"], 360);
     assert_eq!(
-        res["TrailguardEventInvokeConfig"]["Properties"]["DestinationConfig"]["OnFailure"]["Destination"],
+        table["TimeToLiveSpecification"]["AttributeName"],
+        "expires_at"
+    );
+    let mapping = &res["TrailguardObjectEventSource"]["Properties"];
+    assert_eq!(
+        mapping["FunctionResponseTypes"],
+        json!(["ReportBatchItemFailures"])
+    );
+    assert_eq!(
+        res["TrailguardObjectQueue"]["Properties"]["VisibilityTimeout"],
+        360
+    );
+    assert_eq!(
+        res["TrailguardEventInvokeConfig"]["Properties"]["DestinationConfig"]["OnFailure"]
+            ["Destination"],
         json!({"Fn::GetAtt": ["TrailguardDeadLetterQueue", "Arn"]})
     );
     assert_eq!(
@@ -210,7 +223,9 @@ fn read_only_rules_get_all_management_events() {
     assert!(readonly::is_read_name("ListUsers"));
     assert!(!readonly::is_read_name("Listener"));
     assert!(!readonly::is_read_name("CreateAccessKey"));
-    assert!(needs_all_management_events(&json!({"detail": {"readOnly": [true]}})));
+    assert!(needs_all_management_events(
+        &json!({"detail": {"readOnly": [true]}})
+    ));
     assert!(!needs_all_management_events(
         &json!({"detail": {"readOnly": [false], "eventName": [{"prefix": "Get"}]}})
     ));
@@ -225,7 +240,10 @@ fn the_role_cannot_change_the_account_unless_asked() {
     let d = deployed(&rules);
     let plain = granted_actions(&parse(&central::template(&d, &options(false))));
     for a in &plain {
-        assert!(!REMEDIATION_ACTIONS.contains(&a.as_str()), "{a} granted without --allow-remediation");
+        assert!(
+            !REMEDIATION_ACTIONS.contains(&a.as_str()),
+            "{a} granted without --allow-remediation"
+        );
         assert!(
             !a.starts_with("iam:") && !a.starts_with("ec2:") && !a.contains('*'),
             "{a} granted"
@@ -235,7 +253,10 @@ fn the_role_cannot_change_the_account_unless_asked() {
     check_references(&t);
     let with = granted_actions(&t);
     for a in REMEDIATION_ACTIONS {
-        assert!(with.iter().any(|g| g == a), "{a} missing with --allow-remediation");
+        assert!(
+            with.iter().any(|g| g == a),
+            "{a} missing with --allow-remediation"
+        );
     }
 }
 
@@ -249,7 +270,10 @@ fn the_forwarder_sends_every_pattern_to_the_central_bus() {
     check_references(&t);
     let res = resources(&t);
     assert!(!res.values().any(|r| r["Type"] == "AWS::Lambda::Function"));
-    let events: Vec<&Value> = res.values().filter(|r| r["Type"] == "AWS::Events::Rule").collect();
+    let events: Vec<&Value> = res
+        .values()
+        .filter(|r| r["Type"] == "AWS::Events::Rule")
+        .collect();
     assert_eq!(events.len(), rules.len());
     for e in events {
         let target = &e["Properties"]["Targets"][0];
@@ -257,7 +281,10 @@ fn the_forwarder_sends_every_pattern_to_the_central_bus() {
             target["Arn"]["Fn::Sub"],
             "arn:${AWS::Partition}:events:${CentralRegion}:${AWS::AccountId}:event-bus/default"
         );
-        assert_eq!(target["RoleArn"], json!({"Fn::GetAtt": ["ForwarderRole", "Arn"]}));
+        assert_eq!(
+            target["RoleArn"],
+            json!({"Fn::GetAtt": ["ForwarderRole", "Arn"]})
+        );
     }
     assert_eq!(t["Parameters"]["CentralRegion"]["Default"], "eu-central-1");
     assert_eq!(granted_actions(&t), ["events:PutEvents"]);
@@ -265,7 +292,13 @@ fn the_forwarder_sends_every_pattern_to_the_central_bus() {
 
 #[test]
 fn region_names() {
-    for ok in ["us-east-1", "eu-central-2", "us-gov-west-1", "cn-north-1", "ap-southeast-5"] {
+    for ok in [
+        "us-east-1",
+        "eu-central-2",
+        "us-gov-west-1",
+        "cn-north-1",
+        "ap-southeast-5",
+    ] {
         assert!(is_region(ok), "{ok}");
     }
     for bad in ["us-east", "US-EAST-1", "us-east-1a", "", "us--1", "useast1"] {
