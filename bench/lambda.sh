@@ -5,7 +5,8 @@
 #
 #   bench/lambda.sh [--no-build] [--events N] [--runs R]
 #
-#   Builds `bootstrap` (cargo build --release -p trailguard-lambda) unless --no-build,
+#   Builds `bootstrap` (cargo build --profile lambda-release -p trailguard-lambda: release,
+#   no debug info, stripped, as deployed) unless --no-build,
 #   then runs bench/lambda_bench.py R times (default 5) against a local Lambda Runtime
 #   API on 127.0.0.1: each run starts the process cold, feeds N EventBridge events
 #   (default 5000, the bundled incident's, cycled) and every object of the incident's
@@ -39,10 +40,10 @@ done
 
 cd "$REPO"
 if [[ $BUILD == 1 ]]; then
-  echo "\$ cargo build --release --locked -p trailguard-lambda"
-  cargo build --release --locked -p trailguard-lambda
+  echo "\$ cargo build --profile lambda-release --locked -p trailguard-lambda"
+  cargo build --profile lambda-release --locked -p trailguard-lambda
 fi
-BIN="$TARGET/release/bootstrap"
+BIN="$TARGET/lambda-release/bootstrap"
 [[ -x "$BIN" ]] || { echo "lambda.sh: $BIN missing (build it, or drop --no-build)" >&2; exit 2; }
 
 echo
@@ -84,8 +85,8 @@ if [[ -n "$CL" ]]; then
   arch="--arm64"
   rustup target list --installed 2>/dev/null | grep -q '^aarch64-unknown-linux-gnu$' || arch="--x86-64"
   export PATH="$(dirname "$CL"):$PATH"
-  echo "\$ cargo lambda build --release $arch --output-format zip -p trailguard-lambda"
-  if cargo lambda build --release "$arch" --output-format zip -p trailguard-lambda >/dev/null 2>"$TARGET/cargo-lambda.log"; then
+  echo "\$ cargo lambda build --profile lambda-release $arch --output-format zip -p trailguard-lambda"
+  if cargo lambda build --profile lambda-release "$arch" --output-format zip -p trailguard-lambda >/dev/null 2>"$TARGET/cargo-lambda.log"; then
     zip="$TARGET/lambda/bootstrap/bootstrap.zip"
     echo "bootstrap.zip ($arch): $(stat -c %s "$zip") bytes"
   else

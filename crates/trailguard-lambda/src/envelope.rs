@@ -202,7 +202,7 @@ pub fn parse_payload(text: &str) -> Result<Payload, EnvelopeError> {
                         .collect(),
                 ))
             }
-            _ => s3_objects(text, at).map(|w| Payload::Direct(w)),
+            _ => s3_objects(text, at).map(Payload::Direct),
         };
     }
     classify_probed(text, p, at, true).map(Payload::Direct)

@@ -395,7 +395,8 @@ fn a_message_whose_alert_cannot_be_delivered_is_the_only_one_redelivered() {
 fn init_errors_go_to_init_error_without_secrets() {
     let hook = TestServer::start(vec![status(200, "{}")]);
     let arn = "arn:aws:secretsmanager:us-east-1:418295730164:secret:trailguard/webhook-AbCdEf";
-    let cases: Vec<(Vec<(&str, String)>, &str, &str)> = vec![
+    type Case = (Vec<(&'static str, String)>, &'static str, &'static str);
+    let cases: Vec<Case> = vec![
         (
             vec![
                 (

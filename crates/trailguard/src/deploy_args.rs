@@ -41,7 +41,7 @@ deliver theirs in us-east-1 only: a rule in one region sees neither half of the 
                      queue. The central rules then judge them like local events.
 
 Deploying (deploy/README.md has every step, with StackSets):
-  cargo lambda build --release --arm64 --output-format zip
+  cargo lambda build --profile lambda-release --arm64 --output-format zip -p trailguard-lambda
   aws s3 cp target/lambda/bootstrap/bootstrap.zip s3://ARTIFACTS/trailguard/bootstrap.zip
   trailguard deploy template --out trailguard.yml
   aws cloudformation deploy --region us-east-1 --stack-name trailguard \\

@@ -30,7 +30,7 @@ Description: "trailguard: detects the use of leaked AWS access keys in CloudTrai
 Parameters:
   CodeS3Bucket:
     Type: String
-    Description: "Bucket holding the function's zip (cargo lambda build --release --output-format zip)"
+    Description: "Bucket holding the function's zip (cargo lambda build --profile lambda-release --output-format zip)"
   CodeS3Key:
     Type: String
     Default: "trailguard/bootstrap.zip"
