@@ -52,8 +52,10 @@ pub enum RuleSetError {
     SigmaFolder { path: String, reason: String },
     #[error(transparent)]
     Rule(#[from] RuleError),
+    /// Nothing to run; holds what was tried (the Sigma rules not loaded, and why), so
+    /// that the caller can report them before the error.
     #[error("no rules loaded: give --rules DIR or --sigma DIR, or drop --no-builtin")]
-    Empty,
+    Empty(Box<RuleSet>),
 }
 
 impl RuleSet {
@@ -124,11 +126,12 @@ pub fn load_rule_set(from: RuleSources<'_>) -> Result<RuleSet, RuleSetError> {
     if !from.sigma.is_empty() {
         load_sigma(from.sigma, &mut rules, &mut texts, &mut set)?;
     }
-    if rules.is_empty() {
-        return Err(RuleSetError::Empty);
-    }
+    let empty = rules.is_empty();
     set.rules = rules;
     set.texts = texts;
+    if empty {
+        return Err(RuleSetError::Empty(Box::new(set)));
+    }
     Ok(set)
 }
 
@@ -285,7 +288,7 @@ mod tests {
             ..RuleSources::default()
         })
         .unwrap_err();
-        assert!(matches!(none, RuleSetError::Empty));
+        assert!(matches!(none, RuleSetError::Empty(_)));
     }
 
     #[test]

@@ -39,19 +39,31 @@ pub fn load_rule_set(from: RuleSources<'_>) -> Result<Vec<Rule>> {
 
 /// The rules and the YAML texts they came from, in the same order.
 fn load_rule_texts(from: RuleSources<'_>) -> Result<(Vec<Rule>, Vec<String>)> {
-    let set = rules::load_rule_set(rules::RuleSources {
+    let loaded = rules::load_rule_set(rules::RuleSources {
         rules: from.rules,
         sigma: from.sigma,
         no_builtin: from.no_builtin,
-    })?;
-    for w in set.warnings() {
-        eprintln!("warning: {w}");
-    }
-    if !from.quiet {
-        if let Some(line) = set.sigma_summary() {
-            eprintln!("{line}");
+    });
+    // What Sigma could not load is said first, also when nothing is left to run.
+    let report = |set: &rules::RuleSet| {
+        for w in set.warnings() {
+            eprintln!("warning: {w}");
         }
-    }
+        if !from.quiet {
+            if let Some(line) = set.sigma_summary() {
+                eprintln!("{line}");
+            }
+        }
+    };
+    let set = match loaded {
+        Ok(set) => set,
+        Err(rules::RuleSetError::Empty(set)) => {
+            report(&set);
+            return Err(rules::RuleSetError::Empty(set).into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    report(&set);
     Ok((set.rules, set.texts))
 }
 
