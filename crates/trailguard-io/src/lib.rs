@@ -7,11 +7,14 @@
 
 pub mod config;
 pub mod digest;
+pub mod objects;
 pub mod outbox;
 pub mod reader;
 pub mod redact;
 pub mod render;
 pub mod route;
+pub mod rules;
 pub mod s3_layout;
+pub mod scanner;
 pub mod sink;
 pub mod state;

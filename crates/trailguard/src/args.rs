@@ -64,6 +64,10 @@ pub enum Command {
     /// A remediation plan for a leaked key (dry run); --execute carries it out.
     #[command(after_long_help = crate::respond_args::RESPOND_HELP)]
     Respond(crate::respond_args::RespondArgs),
+    /// Run trailguard on AWS: the CloudFormation templates of the Lambda function
+    /// (central region) and of the per-region event forwarders.
+    #[command(subcommand)]
+    Deploy(crate::deploy_args::DeployCommand),
 }
 
 const INVESTIGATE_HELP: &str = "\

@@ -18,10 +18,10 @@ use crate::delivery::{deliver, DeliveryOptions};
 use crate::exit;
 use crate::progress::BarProgress;
 use crate::rules_cmd::{self, load_rule_set, RuleSources};
-pub use crate::scanner::Outcome;
-use crate::scanner::Scanner;
 use crate::sinks::{build_sinks, fold, route, run_config, Routed, Sent, SinkSpec};
 use crate::time_arg::{now_ms, parse_time_arg};
+pub use trailguard_io::scanner::Outcome;
+use trailguard_io::scanner::Scanner;
 
 /// `detect`'s arguments, validated.
 pub struct DetectConfig {
@@ -167,7 +167,7 @@ pub fn scan(config: &DetectConfig, store: &mut dyn Store) -> Result<Outcome> {
         store,
     );
     progress.finish();
-    outcome
+    Ok(outcome?)
 }
 
 /// One run: scan, report, record the alerts in the outbox (with the state, in one

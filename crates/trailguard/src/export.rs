@@ -144,10 +144,10 @@ pub fn run(a: ExportArgs) -> Result<u8> {
 }
 
 /// EventBridge's quota on rules holding a `wildcard` per event bus.
-const MAX_WILDCARD_RULES_PER_BUS: usize = 30;
+pub(crate) const MAX_WILDCARD_RULES_PER_BUS: usize = 30;
 
 /// Whether the pattern uses `operator` anywhere (as an operator object's key).
-fn uses_operator(pattern: &Value, operator: &str) -> bool {
+pub(crate) fn uses_operator(pattern: &Value, operator: &str) -> bool {
     match pattern {
         Value::Object(m) => m
             .iter()
@@ -170,7 +170,7 @@ fn eventbridge_jsonl(rules: &[ExportedRule<'_>]) -> Result<String> {
 const TARGET_PARAMETER: &str = "TrailguardTargetArn";
 /// AWS's limits on an `AWS::Events::Rule`.
 const MAX_RULE_NAME: usize = 64;
-const MAX_RULE_DESCRIPTION: usize = 512;
+pub(crate) const MAX_RULE_DESCRIPTION: usize = 512;
 
 /// The template, written by hand rather than by a YAML serializer: CloudFormation reads
 /// YAML 1.1, where plain `yes`, `on`, `12:30` or `1_000` are not strings, and
@@ -231,7 +231,7 @@ fn cloudformation(rules: &[ExportedRule<'_>]) -> String {
 }
 
 /// A JSON value as a YAML flow node that YAML 1.1 and 1.2 readers take alike.
-fn flow(v: &Value, out: &mut String) {
+pub(crate) fn flow(v: &Value, out: &mut String) {
     match v {
         Value::Object(map) => {
             out.push('{');
@@ -280,7 +280,7 @@ fn yaml11_float(json: &str) -> String {
 
 /// A YAML double-quoted scalar: escapes what YAML does not allow as printable, and the
 /// characters YAML 1.1 would read as line breaks (U+0085, U+2028, U+2029).
-fn quoted(s: &str) -> String {
+pub(crate) fn quoted(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -307,7 +307,7 @@ fn quoted(s: &str) -> String {
 }
 
 /// `trailguard-<id>`, cut to 64 characters with a hash of the id kept for uniqueness.
-fn rule_name(id: &str) -> String {
+pub(crate) fn rule_name(id: &str) -> String {
     let name = format!("trailguard-{id}");
     if name.chars().count() <= MAX_RULE_NAME {
         return name;
@@ -325,7 +325,7 @@ fn fnv1a(s: &str) -> u32 {
 
 /// `Rule` + the id's alphanumeric runs in CamelCase; a number is added on a clash.
 /// The prefix keeps rule resources apart from the parameter and any later resource.
-fn logical_id(rule_id: &str, taken: &mut HashSet<String>) -> String {
+pub(crate) fn logical_id(rule_id: &str, taken: &mut HashSet<String>) -> String {
     let mut base = String::from("Rule");
     for part in rule_id.split(|c: char| !c.is_ascii_alphanumeric()) {
         let mut chars = part.chars();
@@ -344,7 +344,7 @@ fn logical_id(rule_id: &str, taken: &mut HashSet<String>) -> String {
 }
 
 /// At most `max` characters, with `...` when cut.
-fn cut(s: &str, max: usize) -> String {
+pub(crate) fn cut(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         return s.to_owned();
     }

@@ -20,8 +20,8 @@ use crate::detect::report_read_errors;
 use crate::exit;
 use crate::progress::BarProgress;
 use crate::rules_cmd::{self, load_rule_set, RuleSources};
-use crate::scanner::Scanner;
 use crate::time_arg::{now_ms, parse_time_arg};
+use trailguard_io::scanner::Scanner;
 
 /// `investigate`'s arguments, validated.
 pub struct InvestigateConfig {

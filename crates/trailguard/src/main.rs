@@ -6,6 +6,8 @@ mod alerts_cmd;
 mod args;
 mod delivery;
 mod demo;
+mod deploy;
+mod deploy_args;
 mod detect;
 mod export;
 mod investigate;
@@ -17,7 +19,6 @@ mod respond_args;
 mod rules_cmd;
 mod scan_args;
 mod scan_cmd;
-mod scanner;
 mod simulate;
 mod sinks;
 mod time_arg;
@@ -55,6 +56,7 @@ fn main() -> ExitCode {
         Command::KeyInfo(a) => key_info::run(a),
         Command::Scan(a) => scan_cmd::run(a),
         Command::Respond(a) => respond::run(a),
+        Command::Deploy(a) => deploy::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

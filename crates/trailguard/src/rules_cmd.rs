@@ -1,12 +1,10 @@
 //! `trailguard rules`: list, show and test the rule set (`export` is in `export.rs`).
 
-use std::collections::HashSet;
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use trailguard_core::rule::{builtin_sources, load_rules, Rule};
-use trailguard_core::sigma::{self, Skipped};
+use trailguard_core::rule::Rule;
+use trailguard_io::rules;
 
 use crate::args::{RulesArgs, RulesCommand};
 use crate::exit;
@@ -41,177 +39,32 @@ pub fn load_rule_set(from: RuleSources<'_>) -> Result<Vec<Rule>> {
 
 /// The rules and the YAML texts they came from, in the same order.
 fn load_rule_texts(from: RuleSources<'_>) -> Result<(Vec<Rule>, Vec<String>)> {
-    let mut texts: Vec<(String, String)> = Vec::new();
-    if !from.no_builtin {
-        for (name, text) in builtin_sources() {
-            texts.push((format!("rules/{name} (built-in)"), (*text).to_owned()));
+    let loaded = rules::load_rule_set(rules::RuleSources {
+        rules: from.rules,
+        sigma: from.sigma,
+        no_builtin: from.no_builtin,
+    });
+    // What Sigma could not load is said first, also when nothing is left to run.
+    let report = |set: &rules::RuleSet| {
+        for w in set.warnings() {
+            eprintln!("warning: {w}");
         }
-    }
-    for dir in from.rules {
-        let entries = fs::read_dir(dir)
-            .with_context(|| format!("cannot read rules folder {}", dir.display()))?;
-        let mut files: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| is_yaml(p))
-            .collect();
-        files.sort();
-        for f in files {
-            let text = fs::read_to_string(&f)
-                .with_context(|| format!("cannot read rule file {}", f.display()))?;
-            texts.push((f.display().to_string(), text));
-        }
-    }
-    let mut rules = load_rules(texts.iter().map(|(o, t)| (o.clone(), t.as_str())))?;
-    let mut texts: Vec<String> = texts.into_iter().map(|(_, t)| t).collect();
-    if !from.sigma.is_empty() {
-        let (mut sigma_rules, sigma_texts) = load_sigma(from.sigma, &rules, from.quiet)?;
-        rules.append(&mut sigma_rules);
-        texts.extend(sigma_texts);
-    }
-    if rules.is_empty() {
-        bail!("no rules loaded: give --rules DIR or --sigma DIR, or drop --no-builtin");
-    }
-    Ok((rules, texts))
-}
-
-fn is_yaml(p: &Path) -> bool {
-    p.extension().is_some_and(|e| e == "yml" || e == "yaml")
-}
-
-/// Sigma rules under `dirs` (folders searched recursively, or files); what cannot
-/// run is reported on stderr as a warning.
-fn load_sigma(dirs: &[PathBuf], others: &[Rule], quiet: bool) -> Result<(Vec<Rule>, Vec<String>)> {
-    let mut skipped: Vec<Skipped> = Vec::new();
-    let mut sources: Vec<(String, String)> = Vec::new();
-    for dir in dirs {
-        let meta = fs::metadata(dir)
-            .with_context(|| format!("cannot read Sigma folder {}", dir.display()))?;
-        let mut files = Vec::new();
-        if meta.is_file() {
-            files.push(dir.clone());
-        } else {
-            for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
-                let entry =
-                    entry.with_context(|| format!("cannot read Sigma folder {}", dir.display()))?;
-                if entry.file_type().is_file() && is_yaml(entry.path()) {
-                    files.push(entry.into_path());
-                }
+        if !from.quiet {
+            if let Some(line) = set.sigma_summary() {
+                eprintln!("{line}");
             }
-        }
-        for f in files {
-            let origin = f.display().to_string();
-            match fs::read(&f).map(String::from_utf8) {
-                Ok(Ok(text)) => sources.push((origin, text)),
-                Ok(Err(_)) => skipped.push(Skipped {
-                    origin,
-                    rule: "-".into(),
-                    reason: "not UTF-8 text".into(),
-                }),
-                Err(e) => skipped.push(Skipped {
-                    origin,
-                    rule: "-".into(),
-                    reason: format!("cannot read: {e}"),
-                }),
-            }
-        }
-    }
-    let loaded = sigma::load(sources.iter().map(|(o, t)| (o.clone(), t.as_str())));
-    skipped.extend(loaded.skipped);
-    let taken: HashSet<&str> = others.iter().map(Rule::id).collect();
-    let mut rules = Vec::with_capacity(loaded.rules.len());
-    let mut texts = Vec::with_capacity(loaded.rules.len());
-    for ((rule, text), origin) in loaded
-        .rules
-        .into_iter()
-        .zip(loaded.texts)
-        .zip(loaded.origins)
-    {
-        if taken.contains(rule.id()) {
-            skipped.push(Skipped {
-                origin,
-                rule: rule.spec.title.clone(),
-                reason: format!(
-                    "duplicate id `{}` (a --rules or built-in rule has it)",
-                    rule.id()
-                ),
-            });
-            continue;
-        }
-        rules.push(rule);
-        texts.push(text);
-    }
-    for s in &skipped {
-        eprintln!(
-            "warning: {}: Sigma rule {}: not loaded: {}",
-            s.origin, s.rule, s.reason
-        );
-    }
-    if !quiet {
-        eprintln!(
-            "{}",
-            sigma_summary(rules.len(), &skipped, loaded.correlated_only.len())
-        );
-    }
-    Ok((rules, texts))
-}
-
-/// `trailguard: N Sigma rules loaded, M unsupported (file: reason; ...)`.
-fn sigma_summary(loaded: usize, skipped: &[Skipped], correlated_only: usize) -> String {
-    let plural = |n: usize, one: &str, many: &str| {
-        if n == 1 {
-            one.to_owned()
-        } else {
-            many.to_owned()
         }
     };
-    let mut line = format!(
-        "trailguard: {loaded} Sigma {} loaded, {} unsupported",
-        plural(loaded, "rule", "rules"),
-        skipped.len()
-    );
-    if !skipped.is_empty() {
-        const SHOWN: usize = 5;
-        let mut reasons: Vec<String> = skipped
-            .iter()
-            .take(SHOWN)
-            .map(|s| {
-                let file = s.origin.rsplit(['/', '\\']).next().unwrap_or(&s.origin);
-                format!("{file}: {}", short_reason(&s.reason))
-            })
-            .collect();
-        if skipped.len() > SHOWN {
-            reasons.push(format!("{} more, see the warnings", skipped.len() - SHOWN));
+    let set = match loaded {
+        Ok(set) => set,
+        Err(rules::RuleSetError::Empty(set)) => {
+            report(&set);
+            return Err(rules::RuleSetError::Empty(set).into());
         }
-        line.push_str(&format!(" ({})", reasons.join("; ")));
-    }
-    if correlated_only > 0 {
-        line.push_str(&format!(
-            "; {correlated_only} {} only into correlations",
-            plural(correlated_only, "rule feeds", "rules feed")
-        ));
-    }
-    line
-}
-
-/// A reason's first clause: up to the first `: ` or `; ` outside backquotes (past a
-/// leading "`selection`: " that only names where).
-fn short_reason(reason: &str) -> &str {
-    let mut quoted = false;
-    for (i, c) in reason.char_indices() {
-        match c {
-            '`' => quoted = !quoted,
-            ':' | ';' if !quoted && reason[i + 1..].starts_with(' ') => {
-                let head = &reason[..i];
-                let only_where =
-                    head.starts_with('`') && head.ends_with('`') && !head.contains(' ');
-                if !only_where {
-                    return head;
-                }
-            }
-            _ => {}
-        }
-    }
-    reason
+        Err(e) => return Err(e.into()),
+    };
+    report(&set);
+    Ok((set.rules, set.texts))
 }
 
 pub fn run(cmd: RulesCommand) -> Result<u8> {

@@ -35,9 +35,9 @@ use crate::detect::{default_format, report_read_errors, write_alerts, StateStore
 use crate::exit;
 use crate::progress::BarProgress;
 use crate::rules_cmd::{self, load_rule_set, RuleSources};
-use crate::scanner::Scanner;
 use crate::sinks::{build_sinks, route, run_config, SinkSpec};
 use crate::time_arg::now_ms;
+use trailguard_io::scanner::Scanner;
 
 pub use follow::{DirFollower, Start};
 pub use incidents::OpenIncidents;
@@ -367,22 +367,25 @@ fn scan(
         &BarProgress,
         &(dyn Fn(&trailguard_core::Event<'_>) + Sync),
     ) -> ReadSummary,
-) -> Result<crate::scanner::Outcome> {
+) -> Result<trailguard_io::scanner::Outcome> {
     let opts = ReadOptions::default();
     let no_progress = BarProgress::new(false);
     let newest = &running.newest;
-    config.scanner.scan(
-        |on_event| {
-            read(&opts, &no_progress, &|e: &trailguard_core::Event<'_>| {
-                if let Some(t) = e.time_millis() {
-                    newest.fetch_max(t, Ordering::Relaxed);
-                }
-                on_event(e)
-            })
-        },
-        (None, None),
-        running.store.as_store(),
-    )
+    config
+        .scanner
+        .scan(
+            |on_event| {
+                read(&opts, &no_progress, &|e: &trailguard_core::Event<'_>| {
+                    if let Some(t) = e.time_millis() {
+                        newest.fetch_max(t, Ordering::Relaxed);
+                    }
+                    on_event(e)
+                })
+            },
+            (None, None),
+            running.store.as_store(),
+        )
+        .map_err(anyhow::Error::from)
 }
 
 fn count_read(metrics: &Metrics, s: &ReadSummary) {

@@ -1,16 +1,17 @@
 //! [`Scanner`]: the rules compiled once, then any number of reads matched, judged and
 //! folded against a [`Store`]. `detect` scans once; `watch` scans every new batch
-//! against the same store, so that batches behave like one long run.
+//! against the same store, so that batches behave like one long run; the Lambda scans
+//! each invocation's events. A library type so that every way of running shares one
+//! pipeline from events to alerts.
 
 use std::sync::Mutex;
 
-use anyhow::Result;
+use crate::reader::ReadSummary;
 use trailguard_core::correlate::Collector;
 use trailguard_core::fold::fold;
 use trailguard_core::rule::Stateful;
-use trailguard_core::state::Store;
+use trailguard_core::state::{Store, StoreError};
 use trailguard_core::{Alert, Engine, Event, Rule, Severity};
-use trailguard_io::reader::ReadSummary;
 
 /// What a detection run produced.
 pub struct Outcome {
@@ -65,7 +66,7 @@ impl Scanner {
         read: impl FnOnce(&(dyn Fn(&Event<'_>) + Sync)) -> ReadSummary,
         (since, until): (Option<i64>, Option<i64>),
         store: &mut dyn Store,
-    ) -> Result<Outcome> {
+    ) -> Result<Outcome, StoreError> {
         let engine = &self.engine;
         // Threshold rules share one collector: what it samples of a group depends on
         // how many matches the group had, across all files. Every other match goes to
