@@ -102,7 +102,9 @@ fn exit_codes() {
     let help = String::from_utf8_lossy(&help.stdout);
     for word in [
         "Exit codes:",
-        "Not in this version: --git",
+        "Not in this version: --verify",
+        "History (--git)",
+        "--since-commit",
         "--verify",
         "Examples:",
     ] {
