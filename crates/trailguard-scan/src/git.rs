@@ -9,8 +9,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{mpsc, Mutex, Once};
 
 use git2::{ObjectType, Oid, Repository, Sort};
 use globset::GlobSet;
@@ -22,8 +22,8 @@ use crate::finding::{CommitInfo, Finding};
 /// Blobs larger than this are not read (libgit2 holds a whole blob in memory): each is
 /// a problem naming it, to be scanned as a file instead.
 pub const MAX_BLOB: u64 = 64 * 1024 * 1024;
-/// Blobs read between two scans in parallel: bounds the queue's memory.
-const BATCH: usize = 2048;
+/// Blobs queued between the walk and the readers, at most.
+const QUEUE: usize = 1024;
 /// Trees nested deeper than this are not walked (a crafted repository, not a project).
 const MAX_TREE_DEPTH: usize = 512;
 
@@ -90,6 +90,8 @@ pub struct GitReport {
 pub type OnProgress<'a> = &'a mut dyn FnMut(usize, usize);
 
 struct Job {
+    /// Order of discovery: findings are reported in it.
+    seq: usize,
     blob: Oid,
     path: String,
     /// Index in the commit order.
@@ -111,6 +113,7 @@ pub fn scan_history(
     opts: &GitOptions,
     progress: OnProgress<'_>,
 ) -> Result<GitReport, GitError> {
+    configure_libgit2();
     let repo = Repository::discover(path).map_err(|e| GitError::Open(path.to_owned(), e))?;
     let root = repo.path().to_owned();
     let shown = path.to_owned();
@@ -154,68 +157,91 @@ pub fn scan_history(
         blobs: HashSet::new(),
         allow: opts.allow_paths.as_ref(),
     };
-    let mut jobs = Vec::new();
-    let mut results: Vec<(usize, Finding)> = Vec::new();
-    let mut ignore = |_: Oid, _: String| {};
-    for (i, &id) in order.iter().enumerate() {
-        let commit = match repo.find_commit(id) {
-            Ok(c) => c,
-            Err(e) => {
-                report
-                    .problems
-                    .push(format!("commit {}: {}", short(id), e.message()));
-                continue;
-            }
-        };
-        // What the history left out already holds is not news: its blobs count as seen.
-        for parent in commit.parent_ids().filter(|p| !included.contains(p)) {
-            if let Ok(p) = repo.find_commit(parent) {
-                let mut quiet = Vec::new();
-                seen.walk(&repo, p.tree_id(), "", 0, &mut ignore, &mut quiet);
-            }
+    // The walk (this thread) feeds the readers through a bounded queue: walking and
+    // scanning overlap, and memory stays bounded however long the history.
+    let (queue, jobs) = mpsc::sync_channel::<Job>(QUEUE);
+    let jobs = Mutex::new(jobs);
+    let tally = Tally::default();
+    let done: Mutex<Vec<(Job, Done)>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for repo in workers.iter_mut() {
+            let (jobs, tally, done) = (&jobs, &tally, &done);
+            s.spawn(move || loop {
+                let job = jobs.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                let Ok(job) = job else { break };
+                let d = scan_blob(scanner, repo, &job, opts);
+                tally.add(&d);
+                if d.problem.is_some() || !d.findings.is_empty() {
+                    done.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push((job, d));
+                }
+            });
         }
-        let mut problems = Vec::new();
-        seen.walk(
-            &repo,
-            commit.tree_id(),
-            "",
-            0,
-            &mut |blob, path| {
-                jobs.push(Job {
+        let mut ignore = |_: Oid, _: String| {};
+        let mut next = 0;
+        for (i, &id) in order.iter().enumerate() {
+            let commit = match repo.find_commit(id) {
+                Ok(c) => c,
+                Err(e) => {
+                    report
+                        .problems
+                        .push(format!("commit {}: {}", short(id), e.message()));
+                    continue;
+                }
+            };
+            // What the history left out already holds is not news: its blobs count as seen.
+            for parent in commit.parent_ids().filter(|p| !included.contains(p)) {
+                if let Ok(p) = repo.find_commit(parent) {
+                    let mut quiet = Vec::new();
+                    seen.walk(&repo, p.tree_id(), "", 0, &mut ignore, &mut quiet);
+                }
+            }
+            let mut found = Vec::new();
+            let mut problems = Vec::new();
+            seen.walk(
+                &repo,
+                commit.tree_id(),
+                "",
+                0,
+                &mut |blob, path| found.push((blob, path)),
+                &mut problems,
+            );
+            report.problems.extend(
+                problems
+                    .into_iter()
+                    .map(|p| format!("commit {}: {p}", short(id))),
+            );
+            for (blob, path) in found {
+                let job = Job {
+                    seq: next,
                     blob,
                     path,
                     commit: i,
-                })
-            },
-            &mut problems,
-        );
-        report.problems.extend(
-            problems
-                .into_iter()
-                .map(|p| format!("commit {}: {p}", short(id))),
-        );
-        if jobs.len() >= BATCH {
-            run_batch(
-                scanner,
-                &mut workers,
-                &order,
-                opts,
-                &mut jobs,
-                &mut report,
-                &mut results,
-            );
+                };
+                next += 1;
+                if queue.send(job).is_err() {
+                    break;
+                }
+            }
+            progress(i + 1, order.len());
         }
-        progress(i + 1, order.len());
+        drop(queue);
+    });
+    tally.into_report(&mut report);
+    let mut done = done.into_inner().unwrap_or_else(|p| p.into_inner());
+    done.sort_by_key(|(job, _)| job.seq);
+    let mut results: Vec<(usize, Finding)> = Vec::new();
+    for (job, d) in done {
+        if let Some(p) = d.problem {
+            report.problems.push(format!(
+                "commit {}: {}: {p}",
+                short(order[job.commit]),
+                job.path
+            ));
+        }
+        results.extend(d.findings.into_iter().map(|f| (job.commit, f)));
     }
-    run_batch(
-        scanner,
-        &mut workers,
-        &order,
-        opts,
-        &mut jobs,
-        &mut report,
-        &mut results,
-    );
 
     // A key stays in every later version of its file: reported once per path, at the
     // first commit that holds it.
@@ -233,6 +259,21 @@ pub fn scan_history(
         report.findings.push(f);
     }
     Ok(report)
+}
+
+/// libgit2's process-wide settings for reading only. Objects are not re-hashed on
+/// every read (SHA-1 with collision detection was a quarter of the run time; packs
+/// still check their zlib streams, and a scan only reads). The owner check
+/// (`safe.directory`) is off: it guards against running a stranger's hooks and
+/// filters, which reading objects never does, and CI checkouts are often owned by
+/// another user than the one scanning.
+fn configure_libgit2() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        git2::opts::strict_hash_verification(false);
+        // SAFETY: a process-wide setting changed once, before any repository is opened here.
+        let _ = unsafe { git2::opts::set_verify_owner_validation(false) };
+    });
 }
 
 /// Every ref that names a commit, and HEAD. A ref that cannot be read is a problem.
@@ -414,49 +455,31 @@ impl Seen<'_> {
     }
 }
 
-/// Reads and scans the queued blobs on `workers.len()` threads, each with its own
-/// repository handle (libgit2's are not shared between threads).
-fn run_batch(
-    scanner: &Scanner,
-    workers: &mut [Repository],
-    order: &[Oid],
-    opts: &GitOptions,
-    jobs: &mut Vec<Job>,
-    report: &mut GitReport,
-    results: &mut Vec<(usize, Finding)>,
-) {
-    if jobs.is_empty() {
-        return;
-    }
-    let next = AtomicUsize::new(0);
-    let slots: Vec<Mutex<Option<Done>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
-    std::thread::scope(|s| {
-        for repo in workers.iter_mut() {
-            let (next, slots, jobs) = (&next, &slots, &*jobs);
-            s.spawn(move || loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(job) = jobs.get(i) else { break };
-                let done = scan_blob(scanner, repo, job, opts);
-                *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(done);
-            });
-        }
-    });
-    for (job, slot) in jobs.drain(..).zip(slots) {
-        let Some(done) = slot.into_inner().unwrap_or_else(|p| p.into_inner()) else {
-            continue;
+/// Counts kept by the readers as they go.
+#[derive(Default)]
+struct Tally {
+    blobs: AtomicUsize,
+    bytes: AtomicU64,
+    binary: AtomicUsize,
+    too_large: AtomicUsize,
+}
+
+impl Tally {
+    fn add(&self, d: &Done) {
+        let count = |c: &AtomicUsize, yes: bool| {
+            c.fetch_add(usize::from(yes), Ordering::Relaxed);
         };
-        report.blobs += usize::from(!done.too_large);
-        report.bytes += done.bytes;
-        report.binary += usize::from(done.binary);
-        report.too_large += usize::from(done.too_large);
-        if let Some(p) = done.problem {
-            report.problems.push(format!(
-                "commit {}: {}: {p}",
-                short(order[job.commit]),
-                job.path
-            ));
-        }
-        results.extend(done.findings.into_iter().map(|f| (job.commit, f)));
+        count(&self.blobs, !d.too_large);
+        count(&self.binary, d.binary);
+        count(&self.too_large, d.too_large);
+        self.bytes.fetch_add(d.bytes, Ordering::Relaxed);
+    }
+
+    fn into_report(self, r: &mut GitReport) {
+        r.blobs = self.blobs.into_inner();
+        r.bytes = self.bytes.into_inner();
+        r.binary = self.binary.into_inner();
+        r.too_large = self.too_large.into_inner();
     }
 }
 

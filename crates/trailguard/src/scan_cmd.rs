@@ -163,10 +163,10 @@ fn scan_git(
         b.finish_and_clear();
     }
     let head = format!(
-        "{} commit(s), {} blob(s) scanned ({:.1} MB)",
+        "{} commit(s), {} blob(s) scanned ({})",
         total.commits,
         total.blobs - total.binary,
-        total.bytes as f64 / 1e6
+        human(total.bytes)
     );
     let mut tail = String::new();
     if total.binary > 0 {
@@ -176,6 +176,16 @@ fn scan_git(
         tail.push_str(&format!(", {} over the size limit", total.too_large));
     }
     Ok((total.findings, head, tail))
+}
+
+fn human(bytes: u64) -> String {
+    let b = bytes as f64;
+    match bytes {
+        0..1_000 => format!("{bytes} B"),
+        1_000..1_000_000 => format!("{:.1} kB", b / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", b / 1e6),
+        _ => format!("{:.1} GB", b / 1e9),
+    }
 }
 
 /// The files staged for commit (added, copied, modified, renamed), each scanned as it
