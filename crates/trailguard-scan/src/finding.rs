@@ -7,7 +7,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 /// Which rule a finding is reported under (SARIF rule ids).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Rule {
     /// A key id with its secret access key next to it: a usable credential.
@@ -112,6 +112,20 @@ pub struct Finding {
     /// lone secret): stable across edits elsewhere in the file, for allowlists and
     /// baselines.
     pub fingerprint: String,
+    /// For a finding in git history (`--git`): the first commit that holds it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<CommitInfo>,
+}
+
+/// The commit that brought a finding into a repository's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CommitInfo {
+    /// The full commit id.
+    pub id: String,
+    pub author: String,
+    pub email: String,
+    /// The author date, RFC 3339 in the author's offset.
+    pub date: String,
 }
 
 impl Finding {
@@ -136,6 +150,7 @@ impl Finding {
             secret: hit.secret,
             session_token: hit.session_token,
             confidence: hit.confidence,
+            commit: None,
         }
     }
 }

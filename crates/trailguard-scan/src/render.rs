@@ -19,6 +19,15 @@ pub fn table(out: &mut impl Write, findings: &[Finding]) -> io::Result<()> {
         if let Some(t) = &f.session_token {
             extra.push_str(&format!("  token {t}"));
         }
+        if let Some(c) = &f.commit {
+            extra.push_str(&format!(
+                "  commit {} {} <{}> {}",
+                c.id.get(..12).unwrap_or(&c.id),
+                c.author,
+                c.email,
+                c.date
+            ));
+        }
         writeln!(
             out,
             "{}:{}:{}  {}  {key}  account {account}  {}{extra}",
@@ -61,11 +70,21 @@ fn message(f: &Finding) -> String {
         m.push_str(&format!(", session token {t}"));
     }
     m.push_str(&format!("; confidence {}", f.confidence));
+    if let Some(c) = &f.commit {
+        m.push_str(&format!(
+            "; in git history since commit {} ({} <{}>, {})",
+            c.id, c.author, c.email, c.date
+        ));
+    }
     m
 }
 
 /// SARIF 2.1.0: one run, the four rules, one result per finding with its region and a
-/// partial fingerprint (so code scanning tracks a finding across commits).
+/// partial fingerprint (so code scanning tracks a finding across commits). A finding
+/// from history keeps its path as the location (code scanning shows it against the
+/// file) and carries its commit in `properties`; the commit is left out of the
+/// fingerprint on purpose: the same key in the same file is one alert, whichever
+/// commit a later scan first sees it in.
 pub fn sarif(out: &mut impl Write, findings: &[Finding]) -> io::Result<()> {
     let rules: Vec<Value> = Rule::ALL
         .iter()
@@ -93,7 +112,7 @@ pub fn sarif(out: &mut impl Write, findings: &[Finding]) -> io::Result<()> {
                     "region": {"startLine": f.line, "startColumn": f.column},
                 }}],
                 "partialFingerprints": {"trailguardFingerprint/v1": f.fingerprint},
-                "properties": {"confidence": f.confidence, "account": f.account},
+                "properties": properties(f),
             })
         })
         .collect();
@@ -112,6 +131,17 @@ pub fn sarif(out: &mut impl Write, findings: &[Finding]) -> io::Result<()> {
     });
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     writeln!(out)
+}
+
+fn properties(f: &Finding) -> Value {
+    let mut p = json!({"confidence": f.confidence, "account": f.account});
+    if let Some(c) = &f.commit {
+        p["commit"] = json!(c.id);
+        p["author"] = json!(c.author);
+        p["email"] = json!(c.email);
+        p["date"] = json!(c.date);
+    }
+    p
 }
 
 /// A URI: relative (forward slashes, no leading `./`), or `file://` for an absolute path.

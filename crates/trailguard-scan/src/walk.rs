@@ -9,12 +9,10 @@ use std::path::{Path, PathBuf};
 use globset::GlobSet;
 use rayon::prelude::*;
 
-use crate::archive::{self, Limited};
+use crate::archive::{Content, Outcome};
 use crate::detect::{chars, Scanner, PAIR_BYTES};
 use crate::finding::Finding;
 
-/// Bytes looked at to tell a binary (a NUL in them) or an archive (its magic).
-const SNIFF: usize = 8 * 1024;
 /// Most decompressed bytes read from one archive...
 pub const MAX_DECOMPRESSED: u64 = 64 * 1024 * 1024;
 /// ...and at most this many times its compressed size (a bomb is far above both).
@@ -128,7 +126,7 @@ pub fn scan_file(scanner: &Scanner, path: &Path, opts: &WalkOptions) -> FileRepo
         findings,
         problem,
     };
-    let mut file = match File::open(path) {
+    let file = match File::open(path) {
         Ok(f) => f,
         Err(e) => {
             return report(
@@ -137,32 +135,13 @@ pub fn scan_file(scanner: &Scanner, path: &Path, opts: &WalkOptions) -> FileRepo
             )
         }
     };
-    let mut head = Vec::with_capacity(SNIFF);
-    if let Err(e) = (&mut file).take(SNIFF as u64).read_to_end(&mut head) {
-        return report(
-            Vec::new(),
-            Some(Problem::Error(format!("cannot read: {e}"))),
-        );
-    }
-    let creds = is_credentials_file(path);
-    let stream = io::Cursor::new(head.clone()).chain(file);
-    let (findings, err) = if head.starts_with(&[0x1f, 0x8b]) {
-        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        let limit = archive::budget(size);
-        let gz = flate2::read::MultiGzDecoder::new(stream);
-        scan_reader(scanner, Limited::new(gz, limit), path, creds, opts.chunk)
-    } else if head.starts_with(b"PK\x03\x04") {
-        drop(stream);
-        archive::scan_zip(scanner, path, opts.chunk)
-    } else if head.get(257..262) == Some(b"ustar") {
-        // Tar members are stored as is: scanned in place, positions in the tar stream.
-        scan_reader(scanner, stream, path, creds, opts.chunk)
-    } else if memchr::memchr(0, &head).is_some() {
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let content = Content::new(scanner, opts.chunk, size);
+    if content.scan_file(&path.to_string_lossy(), file) == Outcome::Binary {
         return report(Vec::new(), Some(Problem::Skipped("binary".to_owned())));
-    } else {
-        scan_reader(scanner, stream, path, creds, opts.chunk)
-    };
-    report(findings, err.map(|e| Problem::Error(e.to_string())))
+    }
+    let (findings, problem) = content.finish();
+    report(findings, problem.map(Problem::Error))
 }
 
 /// Scans a stream `chunk` bytes at a time, each chunk with some bytes before and after

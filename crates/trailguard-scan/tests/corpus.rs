@@ -49,3 +49,32 @@ fn recall_is_total_and_lookalikes_never_fire() {
     assert!(missed.is_empty(), "missed (recall < 100%): {missed:#?}");
     assert!(extra.is_empty(), "false positives: {extra:#?}");
 }
+
+/// Writes the corpus for `bench/scan_compare.sh`, which compares other scanners on it:
+/// `TRAILGUARD_CORPUS_OUT=DIR cargo test -p trailguard-scan --test corpus -- --ignored`.
+/// The labels go to `DIR.planted.jsonl`, one `{"path", "key", "line", "paired"}` a line.
+#[test]
+#[ignore = "writes the benchmark corpus; run by bench/scan_compare.sh"]
+fn write_corpus_for_benchmarks() {
+    let Some(out) = std::env::var_os("TRAILGUARD_CORPUS_OUT") else {
+        return;
+    };
+    let out = PathBuf::from(out);
+    std::fs::create_dir_all(&out).unwrap();
+    let corpus = corpus_gen::generate(&out, 20, 0x5eed);
+    let mut labels = String::new();
+    for p in &corpus.planted {
+        let v = serde_json::json!({
+            "path": p.path, "key": p.key, "line": p.line, "paired": p.paired,
+        });
+        labels.push_str(&format!("{v}\n"));
+    }
+    let mut name = out.into_os_string();
+    name.push(".planted.jsonl");
+    std::fs::write(name, labels).unwrap();
+    println!(
+        "{} planted, {} lookalikes",
+        corpus.planted.len(),
+        corpus.lookalikes
+    );
+}

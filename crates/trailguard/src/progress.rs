@@ -3,6 +3,21 @@
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use trailguard_io::reader::Progress;
 
+/// A bar counting `unit` (its length set once known), or `None` when not `enabled`.
+pub fn counter(enabled: bool, unit: &str) -> Option<ProgressBar> {
+    enabled.then(|| {
+        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+        let template = format!(
+            "{{spinner}} [{{elapsed_precise}}] {{bar:30}} {{pos}}/{{len}} {unit} ({{eta}})"
+        );
+        bar.set_style(
+            ProgressStyle::with_template(&template)
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    })
+}
+
 pub struct BarProgress {
     bar: Option<ProgressBar>,
 }

@@ -21,17 +21,28 @@ an access key, or a lone secret or token; low = a key id mentioned anywhere else
 
 Files: folders are walked honouring .gitignore/.ignore (`.git` itself is skipped; a file
 named on the command line is scanned even if ignored); binaries (a NUL in the first
-8 KB) are skipped and counted; gzip files and zip members are decompressed
-(at most 64 MiB and 100x the archive's size: a bomb is cut off and reported; a zip
-member is reported as `archive.zip!member`); tar members are scanned in place.
-Files are read in 8 MiB chunks (memory stays bounded, a key on a chunk boundary is
-found). Unreadable files, broken symlinks and loops are reported on stderr and skipped.
+8 KB) are skipped and counted. Archives are opened, gzip, tar (.tar, .tar.gz, .tgz)
+and zip, and archives inside them up to 5 deep; a member is reported by its name,
+`backup.tar.gz!site/config.zip!.env`. Everything decompressed from one file shares one
+budget (64 MiB, and 100x the file's size): a bomb, flat or nested, is cut off and
+reported. Files are read in 8 MiB chunks (memory stays bounded, a key on a chunk
+boundary is found). Unreadable files, broken symlinks and loops are reported on stderr
+and skipped.
+
+History (--git): every blob ever committed, on every branch and tag (or --branch REV),
+is scanned once, even when a later commit deleted it: a key that was pushed once must be
+rotated whatever the tip says. Each finding names the first commit that holds it (id,
+author, date) and its path there; a key kept through later edits of the file is
+reported once. --since-commit BASE leaves out BASE's history and what its tree holds,
+so a pull request is judged by what it adds. A damaged repository (missing objects, a
+truncated pack, a garbage HEAD) is scanned as far as it can be read; each problem is
+reported with its commit and path. Blobs over 64 MiB are reported and not read.
 
 Formats: table (default on a terminal), json (a JSON array of findings, default
 otherwise), sarif (SARIF 2.1.0 for GitHub code scanning; rule ids aws-access-key-pair,
 aws-access-key-id, aws-secret-access-key, aws-session-token).
 
-Not in this version: --git (history) and --verify (asking AWS whether a key is live).
+Not in this version: --verify (asking AWS whether a key is live).
 
 Examples:
   trailguard scan                                     # the current folder
@@ -40,13 +51,17 @@ Examples:
   trailguard scan --update-baseline --baseline .trailguard-baseline.json
   trailguard scan --baseline .trailguard-baseline.json   # only new findings fail
   trailguard scan --staged                            # a pre-commit hook
+  trailguard scan --git                               # this repository's whole history
+  trailguard scan --git --since-commit origin/main --branch HEAD   # what a branch adds
   trailguard scan --allow-path 'tests/fixtures/**' --allow-regex '^AKIAWCZC6J72'
 
 Exit codes:
   0  nothing found (after allowlists and the baseline), or --update-baseline written
   1  at least one finding
   2  bad usage, a PATH that does not exist, an unreadable baseline, git failing for
-     --staged (files that cannot be read are reported and do not change the code)";
+     --staged, a repository that cannot be opened or a --branch/--since-commit that is
+     not a commit there (files and objects that cannot be read are reported and do
+     not change the code)";
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ScanFormat {
@@ -60,9 +75,21 @@ pub enum ScanFormat {
 
 #[derive(Args, Debug)]
 pub struct ScanArgs {
-    /// Files and folders to scan [default: .].
+    /// Files and folders to scan, or with --git the repositories [default: .].
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// Scan the repository's history: every blob of every commit, once. Findings
+    /// carry the commit that brought them in.
+    #[arg(long, conflicts_with = "staged")]
+    pub git: bool,
+    /// With --git: only the history of this branch, tag or commit (repeatable)
+    /// [default: every ref and HEAD].
+    #[arg(long, value_name = "REV", requires = "git")]
+    pub branch: Vec<String>,
+    /// With --git: leave out this commit's history and what its tree holds (repeatable),
+    /// e.g. the base of a pull request.
+    #[arg(long, value_name = "REV", requires = "git")]
+    pub since_commit: Vec<String>,
     /// Scan the files staged for commit (`git diff --cached`), as they are in the
     /// index: what the commit will hold. For a pre-commit hook.
     #[arg(long, conflicts_with = "paths")]

@@ -6,10 +6,10 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 use trailguard_scan::walk::{self, FileReport, WalkOptions};
-use trailguard_scan::{render, Baseline, Filter, Problem, Scanner};
+use trailguard_scan::{render, Baseline, Filter, Finding, GitOptions, GitReport, Problem, Scanner};
 
-use crate::exit;
 use crate::scan_args::{ScanArgs, ScanFormat};
+use crate::{exit, progress};
 
 pub fn run(a: ScanArgs) -> Result<u8> {
     let filter = Filter::new(&a.allow_path, &a.allow_regex, &a.allow_fingerprint)?;
@@ -22,6 +22,8 @@ pub fn run(a: ScanArgs) -> Result<u8> {
     } else {
         ScanFormat::Json
     });
+    // A repository's history is read from its object database: `.` finds the one
+    // this folder is in, like git itself.
     let roots = if a.staged {
         Vec::new()
     } else if a.paths.is_empty() {
@@ -41,26 +43,41 @@ pub fn run(a: ScanArgs) -> Result<u8> {
         allow_paths: filter.paths.clone(),
         ..WalkOptions::default()
     };
-    let reports = if a.staged {
-        scan_staged(&scanner, &opts)?
+    let (mut findings, head, tail) = if a.git {
+        scan_git(&scanner, &roots, &a, &opts)?
     } else {
-        let walked = walk::walk(&roots, filter.paths.as_ref());
-        for e in &walked.errors {
-            eprintln!("warning: skipped: {e}");
+        let reports = if a.staged {
+            scan_staged(&scanner, &opts)?
+        } else {
+            let walked = walk::walk(&roots, filter.paths.as_ref());
+            for e in &walked.errors {
+                eprintln!("warning: skipped: {e}");
+            }
+            walk::scan_files(&scanner, &walked.files, &opts)
+        };
+        let scanned = reports.len();
+        let mut skipped = 0;
+        let mut findings = Vec::new();
+        for r in reports {
+            match &r.problem {
+                Some(Problem::Skipped(_)) => skipped += 1,
+                Some(Problem::Error(e)) => eprintln!("warning: {}: {e}", r.path.display()),
+                None => {}
+            }
+            findings.extend(r.findings);
         }
-        walk::scan_files(&scanner, &walked.files, &opts)
+        let tail = if skipped > 0 {
+            format!(", {skipped} skipped (binary)")
+        } else {
+            String::new()
+        };
+        (
+            findings,
+            format!("{} file(s) scanned", scanned - skipped),
+            tail,
+        )
     };
-    let scanned = reports.len();
-    let mut skipped = 0;
-    let mut findings = Vec::new();
-    for r in reports {
-        match &r.problem {
-            Some(Problem::Skipped(_)) => skipped += 1,
-            Some(Problem::Error(e)) => eprintln!("warning: {}: {e}", r.path.display()),
-            None => {}
-        }
-        findings.extend(r.findings.into_iter().filter(|f| !filter.allows(f)));
-    }
+    findings.retain(|f| !filter.allows(f));
 
     if a.update_baseline {
         let path = a.baseline.as_deref().expect("clap requires --baseline");
@@ -88,24 +105,87 @@ pub fn run(a: ScanArgs) -> Result<u8> {
     .and_then(|()| out.flush())
     .context("cannot write to standard output")?;
     if !a.quiet {
-        let mut note = format!(
-            "{} file(s) scanned, {} finding(s)",
-            scanned - skipped,
-            findings.len()
-        );
+        let mut note = format!("{head}, {} finding(s)", findings.len());
         if known > findings.len() {
             note.push_str(&format!(" ({} in the baseline)", known - findings.len()));
         }
-        if skipped > 0 {
-            note.push_str(&format!(", {skipped} skipped (binary)"));
-        }
-        eprintln!("{note}");
+        eprintln!("{note}{tail}");
     }
     Ok(if findings.is_empty() {
         exit::OK
     } else {
         exit::ALERTS
     })
+}
+
+/// The history of each repository in `roots`: findings, and the two halves of the
+/// summary line around the finding count.
+fn scan_git(
+    scanner: &Scanner,
+    roots: &[PathBuf],
+    a: &ScanArgs,
+    opts: &WalkOptions,
+) -> Result<(Vec<Finding>, String, String)> {
+    let git = GitOptions {
+        revs: a.branch.clone(),
+        since: a.since_commit.clone(),
+        chunk: opts.chunk,
+        allow_paths: opts.allow_paths.clone(),
+        ..GitOptions::default()
+    };
+    let bar = progress::counter(!a.quiet && io::stderr().is_terminal(), "commits");
+    let mut total = GitReport::default();
+    for root in roots {
+        let mut on_progress = |done: usize, of: usize| {
+            if let Some(b) = &bar {
+                b.set_length(of as u64);
+                b.set_position(done as u64);
+            }
+        };
+        let r = trailguard_scan::git::scan_history(scanner, root, &git, &mut on_progress)?;
+        let warn = || {
+            for p in &r.problems {
+                eprintln!("warning: {}: {p}", root.display());
+            }
+        };
+        match &bar {
+            Some(b) => b.suspend(warn),
+            None => warn(),
+        }
+        total.commits += r.commits;
+        total.blobs += r.blobs;
+        total.bytes += r.bytes;
+        total.binary += r.binary;
+        total.too_large += r.too_large;
+        total.findings.extend(r.findings);
+    }
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let head = format!(
+        "{} commit(s), {} blob(s) scanned ({})",
+        total.commits,
+        total.blobs - total.binary,
+        human(total.bytes)
+    );
+    let mut tail = String::new();
+    if total.binary > 0 {
+        tail.push_str(&format!(", {} skipped (binary)", total.binary));
+    }
+    if total.too_large > 0 {
+        tail.push_str(&format!(", {} over the size limit", total.too_large));
+    }
+    Ok((total.findings, head, tail))
+}
+
+fn human(bytes: u64) -> String {
+    let b = bytes as f64;
+    match bytes {
+        0..1_000 => format!("{bytes} B"),
+        1_000..1_000_000 => format!("{:.1} kB", b / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", b / 1e6),
+        _ => format!("{:.1} GB", b / 1e9),
+    }
 }
 
 /// The files staged for commit (added, copied, modified, renamed), each scanned as it

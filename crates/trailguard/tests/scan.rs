@@ -102,7 +102,9 @@ fn exit_codes() {
     let help = String::from_utf8_lossy(&help.stdout);
     for word in [
         "Exit codes:",
-        "Not in this version: --git",
+        "Not in this version: --verify",
+        "History (--git)",
+        "--since-commit",
         "--verify",
         "Examples:",
     ] {
@@ -295,4 +297,66 @@ fn staged_scans_what_is_about_to_be_committed() {
     fs::write(d.join("clean.py"), "k = 'AKIAWCZC6J72CNUTOL7P'\n").unwrap();
     let (code, out, err) = scan(d, &["--staged", "--format", "json"]);
     assert_eq!(code, 0, "{err} {out}");
+}
+
+fn tar_of(members: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, body) in members {
+        let mut h = tar::Header::new_ustar();
+        h.as_mut_bytes()[..name.len()].copy_from_slice(name.as_bytes());
+        h.set_size(body.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append(&h, &body[..]).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+#[test]
+fn nested_archive_members_are_named_and_hostile_ones_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let env = format!("AWS_ACCESS_KEY_ID={KEY}\nAWS_SECRET_ACCESS_KEY={SECRET}\n").into_bytes();
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    z.start_file("config/.env", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    z.write_all(&env).unwrap();
+    let zip = z.finish().unwrap().into_inner();
+    let release = gzip(&tar_of(&[
+        ("site/config.zip", zip),
+        ("../../etc/cron.d/evil.env", env.clone()),
+    ]));
+    fs::write(d.join("release.tgz"), &release).unwrap();
+    // Cut in the middle of its second member.
+    let tar = tar_of(&[("a.txt", b"a".repeat(3000)), ("b.txt", b"b".repeat(3000))]);
+    fs::write(d.join("cut.tar"), &tar[..4000]).unwrap();
+    // Seven gzip+tar layers around a key: past the depth limit.
+    let mut onion = env.clone();
+    for _ in 0..7 {
+        onion = gzip(&tar_of(&[("in.tar.gz", onion)]));
+    }
+    fs::write(d.join("onion.tar.gz"), onion).unwrap();
+    for format in ["table", "json", "sarif"] {
+        let (code, out, err) = scan(d, &["--format", format]);
+        assert_eq!(code, 1, "{err}");
+        assert!(
+            out.contains("release.tgz!site/config.zip!config/.env"),
+            "{format}: {out}"
+        );
+        assert!(
+            out.contains("release.tgz!../../etc/cron.d/evil.env"),
+            "{out}"
+        );
+        assert!(!out.contains(SECRET) && !err.contains(SECRET));
+        assert!(err.contains("cut.tar: corrupt or truncated tar"), "{err}");
+        assert!(err.contains("onion.tar.gz: in.tar.gz!in.tar.gz"), "{err}");
+        assert!(err.contains("nested more than 5 deep"), "{err}");
+    }
+    assert!(!d.join("../../etc/cron.d/evil.env").exists());
 }

@@ -284,6 +284,36 @@ pub fn generate(root: &Path, rounds: usize, seed: u64) -> Corpus {
             paired: true,
             confidence: Confidence::High,
         });
+        // A release tarball holding a zip holding a `.env`: named all the way down.
+        let (key, secret) = (r.key("AKIA"), r.base64(40));
+        let env = format!("# prod\nAWS_ACCESS_KEY_ID={key}\nAWS_SECRET_ACCESS_KEY={secret}\n");
+        let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        z.start_file(".env", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        z.write_all(env.as_bytes()).unwrap();
+        let zip = z.finish().unwrap().into_inner();
+        let mut t = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(zip.len() as u64);
+        h.set_mode(0o644);
+        t.append_data(&mut h, "site/config.zip", &zip[..]).unwrap();
+        let tarball = t.into_inner().unwrap();
+        let mut e = flate2::write::GzEncoder::new(
+            fs::File::create(root.join(format!("r{round}/backup/release.tar.gz"))).unwrap(),
+            flate2::Compression::default(),
+        );
+        e.write_all(&tarball).unwrap();
+        e.finish().unwrap();
+        planted.push(Planted {
+            path: PathBuf::from(format!(
+                "r{round}/backup/release.tar.gz!site/config.zip!.env"
+            )),
+            key,
+            line: 2,
+            column: 19,
+            paired: true,
+            confidence: Confidence::High,
+        });
         let lines = lookalikes(&mut r);
         lookalike_count += lines.len();
         let d = root.join(format!("r{round}/lookalikes"));
