@@ -8,7 +8,7 @@
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
-use crate::finding::{Confidence, Masked, Rule};
+use crate::finding::{Confidence, LivePair, Masked, Rule};
 
 /// Key id prefixes that are access keys or bearer credentials (not IAM unique ids like
 /// `AIDA`/`AROA`, which name a user or role and are not secret).
@@ -56,6 +56,8 @@ pub struct Hit {
     /// For orphan secrets and tokens: a digest of the value, so a finding can be
     /// allowlisted by fingerprint without the value itself ever being stored.
     pub value_digest: Option<String>,
+    /// The pair itself, only from a scanner that keeps pairs (`--verify`).
+    pub pair: Option<LivePair>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +71,7 @@ enum Pat {
 pub struct Scanner {
     ac: AhoCorasick,
     kinds: Vec<Pat>,
+    keep_pairs: bool,
 }
 
 impl Default for Scanner {
@@ -106,7 +109,18 @@ impl Scanner {
             .match_kind(MatchKind::LeftmostLongest)
             .build(&pats)
             .expect("static patterns compile");
-        Scanner { ac, kinds }
+        Scanner {
+            ac,
+            kinds,
+            keep_pairs: false,
+        }
+    }
+
+    /// A scanner whose key-pair findings carry the pair itself ([`LivePair`]), for
+    /// `--verify`. Without it, no secret outlives the buffer it was found in.
+    pub fn keeping_pairs(mut self) -> Self {
+        self.keep_pairs = true;
+        self
     }
 
     /// Every credential in `buf`. `credentials_file` raises a lone key id to Medium (a
@@ -153,13 +167,19 @@ impl Scanner {
         raws.sort_by_key(|r| r.offset);
         raws.dedup_by_key(|r| r.offset);
         let positions = positions(buf, raws.iter().map(|r| r.offset));
-        pair(buf, &raws, &positions, credentials_file)
+        pair(buf, &raws, &positions, credentials_file, self.keep_pairs)
     }
 }
 
 /// Pairs each key id with the nearest secret and token; what is left unpaired is
 /// reported on its own.
-fn pair(buf: &[u8], raws: &[Raw], pos: &[(usize, usize)], credentials_file: bool) -> Vec<Hit> {
+fn pair(
+    buf: &[u8],
+    raws: &[Raw],
+    pos: &[(usize, usize)],
+    credentials_file: bool,
+    keep_pairs: bool,
+) -> Vec<Hit> {
     let near = |a: usize, b: usize| {
         raws[a].offset.abs_diff(raws[b].offset) <= PAIR_BYTES
             && pos[a].0.abs_diff(pos[b].0) <= PAIR_LINES
@@ -209,6 +229,14 @@ fn pair(buf: &[u8], raws: &[Raw], pos: &[(usize, usize)], credentials_file: bool
             session_token: token.map(|j| Masked::new(&raws[j].value)),
             confidence,
             value_digest: None,
+            pair: match secret {
+                Some(j) if keep_pairs => Some(LivePair {
+                    secret: String::from_utf8_lossy(&raws[j].value).into_owned(),
+                    session_token: token
+                        .map(|t| String::from_utf8_lossy(&raws[t].value).into_owned()),
+                }),
+                _ => None,
+            },
         });
     }
     for (j, r) in raws.iter().enumerate() {
@@ -229,6 +257,7 @@ fn pair(buf: &[u8], raws: &[Raw], pos: &[(usize, usize)], credentials_file: bool
             session_token: (r.pat == Pat::Token).then(|| Masked::new(&r.value)),
             confidence: Confidence::Medium,
             value_digest: Some(crate::finding::sha256_hex(&[&r.value])),
+            pair: None,
         });
     }
     hits.sort_by_key(|h| h.offset);
@@ -467,6 +496,24 @@ mod tests {
             "the secret_key field holds the key",
         ] {
             assert!(scan(s).is_empty(), "{s}");
+        }
+    }
+
+    #[test]
+    fn pairs_are_kept_only_when_asked_and_never_shown() {
+        let text = format!("aws_access_key_id = {KEY}\naws_secret_access_key = {SECRET}\n");
+        let plain = Scanner::new().scan(text.as_bytes(), true);
+        assert!(plain[0].pair.is_none());
+        let kept = Scanner::new().keeping_pairs().scan(text.as_bytes(), true);
+        assert_eq!(kept[0].pair.as_ref().unwrap().secret, SECRET);
+        let f = crate::Finding::from_hit(
+            std::path::Path::new("c"),
+            kept.into_iter().next().unwrap(),
+            0,
+            0,
+        );
+        for shown in [format!("{f:?}"), serde_json::to_string(&f).unwrap()] {
+            assert!(!shown.contains(SECRET), "{shown}");
         }
     }
 

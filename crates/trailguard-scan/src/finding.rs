@@ -89,6 +89,31 @@ impl Serialize for Masked {
     }
 }
 
+/// A key id's secret (and session token) as found, kept only when the scan was asked
+/// to (`--verify` signs one request with them) and never shown: no `Display`, no
+/// `Serialize`, and `Debug` prints nothing of it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LivePair {
+    pub secret: String,
+    pub session_token: Option<String>,
+}
+
+impl fmt::Debug for LivePair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LivePair(<redacted>)")
+    }
+}
+
+/// What `--verify` learned of a key pair from STS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verification {
+    /// `live`, `refused` (STS does not take the pair), `unknown` (no answer that says),
+    /// or `not-asked` (the account is on `--never-verify-account`).
+    pub status: &'static str,
+    /// The identity of a live pair, STS's error code, or why not asked.
+    pub detail: String,
+}
+
 /// One credential in one file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
@@ -115,6 +140,12 @@ pub struct Finding {
     /// For a finding in git history (`--git`): the first commit that holds it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub commit: Option<CommitInfo>,
+    /// With `--verify`: what STS said of the pair.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
+    /// The pair itself, only with `--verify` (see [`LivePair`]).
+    #[serde(skip)]
+    pub pair: Option<LivePair>,
 }
 
 /// The commit that brought a finding into a repository's history.
@@ -151,6 +182,8 @@ impl Finding {
             session_token: hit.session_token,
             confidence: hit.confidence,
             commit: None,
+            verification: None,
+            pair: hit.pair,
         }
     }
 }

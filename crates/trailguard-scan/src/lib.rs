@@ -17,6 +17,6 @@ pub mod walk;
 
 pub use detect::Scanner;
 pub use filter::{Baseline, BaselineError, Filter, FilterError};
-pub use finding::{CommitInfo, Confidence, Finding, Masked, Rule};
+pub use finding::{CommitInfo, Confidence, Finding, LivePair, Masked, Rule, Verification};
 pub use git::{GitError, GitOptions, GitReport};
 pub use walk::{FileReport, Problem, WalkOptions};

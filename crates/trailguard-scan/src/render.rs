@@ -28,6 +28,9 @@ pub fn table(out: &mut impl Write, findings: &[Finding]) -> io::Result<()> {
                 c.date
             ));
         }
+        if let Some(v) = &f.verification {
+            extra.push_str(&format!("  verify {}: {}", v.status, v.detail));
+        }
         writeln!(
             out,
             "{}:{}:{}  {}  {key}  account {account}  {}{extra}",
@@ -70,6 +73,9 @@ fn message(f: &Finding) -> String {
         m.push_str(&format!(", session token {t}"));
     }
     m.push_str(&format!("; confidence {}", f.confidence));
+    if let Some(v) = &f.verification {
+        m.push_str(&format!("; STS says {}: {}", v.status, v.detail));
+    }
     if let Some(c) = &f.commit {
         m.push_str(&format!(
             "; in git history since commit {} ({} <{}>, {})",
@@ -135,6 +141,9 @@ pub fn sarif(out: &mut impl Write, findings: &[Finding]) -> io::Result<()> {
 
 fn properties(f: &Finding) -> Value {
     let mut p = json!({"confidence": f.confidence, "account": f.account});
+    if let Some(v) = &f.verification {
+        p["verification"] = json!(v);
+    }
     if let Some(c) = &f.commit {
         p["commit"] = json!(c.id);
         p["author"] = json!(c.author);

@@ -42,7 +42,13 @@ Formats: table (default on a terminal), json (a JSON array of findings, default
 otherwise), sarif (SARIF 2.1.0 for GitHub code scanning; rule ids aws-access-key-pair,
 aws-access-key-id, aws-secret-access-key, aws-session-token).
 
-Not in this version: --verify (asking AWS whether a key is live).
+Verifying (--verify, never by default): each key id found with its secret is asked of
+STS (GetCallerIdentity, signed with the pair; it changes nothing and needs no
+permission): `live` (with the identity it belongs to), `refused` (STS does not take the
+pair: unknown, deactivated or deleted key, wrong secret), or `unknown` (no answer that
+says). The call appears in the key owner's CloudTrail, and canary tokens alert on it:
+--never-verify-account ID keeps the pairs of that account from being asked. The pair is
+held in memory only until it is asked, and is never printed.
 
 Examples:
   trailguard scan                                     # the current folder
@@ -54,6 +60,7 @@ Examples:
   trailguard scan --git                               # this repository's whole history
   trailguard scan --git --since-commit origin/main --branch HEAD   # what a branch adds
   trailguard scan --allow-path 'tests/fixtures/**' --allow-regex '^AKIAWCZC6J72'
+  trailguard scan ./leak --verify --never-verify-account 111122223333   # is it live?
 
 Exit codes:
   0  nothing found (after allowlists and the baseline), or --update-baseline written
@@ -112,6 +119,17 @@ pub struct ScanArgs {
     /// Write every current finding's fingerprint to --baseline FILE and exit 0.
     #[arg(long, requires = "baseline")]
     pub update_baseline: bool,
+    /// Ask STS whether each key pair found is live (GetCallerIdentity). Never by
+    /// default: the call shows in the key owner's CloudTrail.
+    #[arg(long)]
+    pub verify: bool,
+    /// With --verify: send the STS calls to this endpoint (a VPC endpoint, or an
+    /// emulator in tests) [default: AWS's].
+    #[arg(long, value_name = "URL", requires = "verify")]
+    pub verify_endpoint: Option<String>,
+    /// With --verify: never ask about keys of this account (canary tokens; repeatable).
+    #[arg(long, value_name = "ID", requires = "verify")]
+    pub never_verify_account: Vec<String>,
     /// No summary on stderr (problems are still reported).
     #[arg(long, short)]
     pub quiet: bool,

@@ -38,7 +38,12 @@ pub fn run(a: ScanArgs) -> Result<u8> {
         }
     }
 
-    let scanner = Scanner::new();
+    let never_verify = check_accounts(&a.never_verify_account)?;
+    let scanner = if a.verify {
+        Scanner::new().keeping_pairs()
+    } else {
+        Scanner::new()
+    };
     let opts = WalkOptions {
         allow_paths: filter.paths.clone(),
         ..WalkOptions::default()
@@ -94,6 +99,14 @@ pub fn run(a: ScanArgs) -> Result<u8> {
     let known = findings.len();
     if let Some(b) = &baseline {
         findings.retain(|f| !b.contains(f));
+    }
+
+    if a.verify {
+        verify(&mut findings, &a, &never_verify)?;
+    }
+    // Nothing of a secret outlives this point.
+    for f in &mut findings {
+        f.pair = None;
     }
 
     let mut out = io::BufWriter::new(io::stdout().lock());
@@ -254,4 +267,65 @@ fn scan_staged(scanner: &Scanner, opts: &WalkOptions) -> Result<Vec<FileReport>>
         reports.push(report);
     }
     Ok(reports)
+}
+
+fn check_accounts(ids: &[String]) -> Result<Vec<String>> {
+    for id in ids {
+        if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+            bail!("--never-verify-account {id}: an AWS account id is 12 digits");
+        }
+    }
+    Ok(ids.to_vec())
+}
+
+/// Asks STS about every key pair found, once per pair, unless its account is on
+/// `--never-verify-account` (canary tokens alert on any use).
+fn verify(findings: &mut [Finding], a: &ScanArgs, never: &[String]) -> Result<()> {
+    use std::collections::HashMap;
+    use trailguard_aws::{Verdict, Verifier};
+    use trailguard_scan::Verification;
+
+    let verifier = Verifier::new(a.verify_endpoint.clone(), None).map_err(anyhow::Error::msg)?;
+    let mut asked: HashMap<(String, String), Verification> = HashMap::new();
+    let (mut live, mut calls) = (0, 0);
+    for f in findings.iter_mut() {
+        let (Some(key), Some(pair)) = (f.key_id.clone(), f.pair.clone()) else {
+            continue;
+        };
+        if let Some(acct) = f.account.as_ref().filter(|a| never.contains(a)) {
+            f.verification = Some(Verification {
+                status: "not-asked",
+                detail: format!("account {acct} is on --never-verify-account"),
+            });
+            continue;
+        }
+        let v = asked
+            .entry((key.clone(), pair.secret.clone()))
+            .or_insert_with(|| {
+                calls += 1;
+                match verifier.verify(&key, &pair.secret, pair.session_token.as_deref()) {
+                    Verdict::Live { arn, account } => Verification {
+                        status: "live",
+                        detail: format!("{arn} (account {account})"),
+                    },
+                    Verdict::Refused { code } => Verification {
+                        status: "refused",
+                        detail: code,
+                    },
+                    Verdict::Unknown { reason } => Verification {
+                        status: "unknown",
+                        detail: reason,
+                    },
+                }
+            })
+            .clone();
+        if v.status == "live" {
+            live += 1;
+        }
+        f.verification = Some(v);
+    }
+    if !a.quiet {
+        eprintln!("verify: {calls} key pair(s) asked of STS, {live} finding(s) live");
+    }
+    Ok(())
 }
