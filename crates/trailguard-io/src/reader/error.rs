@@ -54,6 +54,8 @@ pub enum ReadErrorKind {
     Io(std::io::Error),
     #[error("cannot list: {0}")]
     Walk(String),
+    #[error("cannot fetch: {0}")]
+    Fetch(String),
     #[error("not JSON (nor gzip)")]
     NotJson,
     #[error("JSON, but no CloudTrail record or EventBridge event in it")]

@@ -156,6 +156,34 @@ impl ReadSummary {
         }
     }
 
+    /// Adds another summary's counts and errors (those past `max` are counted only).
+    pub fn absorb(&mut self, other: ReadSummary, max: usize) {
+        self.files_read += other.files_read;
+        self.events += other.events;
+        self.records_skipped += other.records_skipped;
+        self.bytes_read += other.bytes_read;
+        for (reason, n) in other.files_skipped {
+            *self.files_skipped.entry(reason).or_default() += n;
+        }
+        let dropped = other.errors_total - other.errors.len() as u64;
+        for e in other.errors {
+            self.push_error(e, max);
+        }
+        self.errors_total += dropped;
+    }
+
+    /// Records an input that could not be fetched or listed.
+    pub fn fetch_failed(&mut self, path: String, reason: String, max: usize) {
+        self.push_error(
+            ReadError {
+                path,
+                location: None,
+                kind: ReadErrorKind::Fetch(reason),
+            },
+            max,
+        );
+    }
+
     fn merge(&mut self, run: FileRun<'_>, max: usize) {
         if run.was_read() {
             self.files_read += 1;
@@ -244,6 +272,66 @@ where
     let mut summary = ReadSummary::default();
     summary.merge(run, max);
     summary
+}
+
+/// A remote object (an S3 key) to read, by name and size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteObject {
+    /// Shown in errors and progress (`s3://bucket/key`).
+    pub name: String,
+    pub size: u64,
+}
+
+/// Fetches remote objects with up to `parallel` fetches at a time and reads each one
+/// as [`read_bytes`] does; memory holds at most `parallel` objects. A fetch that
+/// fails is an error naming the object; the others are still read.
+pub fn read_objects<F, G>(
+    objects: &[RemoteObject],
+    parallel: usize,
+    fetch: G,
+    opts: &ReadOptions,
+    progress: &dyn Progress,
+    on_event: F,
+) -> ReadSummary
+where
+    F: Fn(&Event<'_>) + Sync,
+    G: Fn(&RemoteObject) -> Result<Vec<u8>, String> + Sync,
+{
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    progress.start(objects.len() as u64, objects.iter().map(|o| o.size).sum());
+    let next = AtomicUsize::new(0);
+    let total = Mutex::new(ReadSummary::default());
+    let max = opts.max_errors;
+    std::thread::scope(|scope| {
+        for _ in 0..parallel.clamp(1, 64).min(objects.len().max(1)) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(o) = objects.get(i) else {
+                    break;
+                };
+                let summary = match fetch(o) {
+                    Ok(bytes) => {
+                        let mut s = read_bytes(&o.name, &bytes, opts, &on_event);
+                        s.bytes_read = bytes.len() as u64;
+                        s
+                    }
+                    Err(reason) => {
+                        let mut s = ReadSummary::default();
+                        s.fetch_failed(o.name.clone(), reason, max);
+                        s
+                    }
+                };
+                progress.file_done(o.size);
+                total
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .absorb(summary, max);
+            });
+        }
+    });
+    total.into_inner().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]

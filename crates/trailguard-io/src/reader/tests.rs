@@ -554,3 +554,62 @@ fn progress_sees_every_file() {
     assert_eq!(s.events, 5);
     assert_eq!((c.0.into_inner(), c.1.into_inner()), (5, 5));
 }
+
+#[test]
+fn remote_objects_are_fetched_in_parallel_and_a_failed_one_is_named() {
+    let good = gz(log(&recs(3)).as_bytes());
+    let mut cut = gz(log(&recs(5)).as_bytes());
+    cut.truncate(cut.len() / 2);
+    let objects: Vec<RemoteObject> = ["a.json.gz", "missing.json.gz", "cut.json.gz", "b.json.gz"]
+        .iter()
+        .map(|k| RemoteObject {
+            name: format!("s3://trail/{k}"),
+            size: 10,
+        })
+        .collect();
+    let seen = Mutex::new(Vec::new());
+    let summary = read_objects(
+        &objects,
+        3,
+        |o| match o.name.rsplit('/').next().unwrap() {
+            "missing.json.gz" => Err("NoSuchKey".to_string()),
+            "cut.json.gz" => Ok(cut.clone()),
+            _ => Ok(good.clone()),
+        },
+        &ReadOptions::default(),
+        &NoProgress,
+        |ev| {
+            seen.lock()
+                .unwrap()
+                .push(ev.event_id().unwrap_or_default().to_string())
+        },
+    );
+    assert!(summary.files_read >= 2, "{summary:?}");
+    assert_eq!(summary.bytes_read, (2 * good.len() + cut.len()) as u64);
+    let errors: Vec<String> = summary.errors.iter().map(|e| e.to_string()).collect();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("s3://trail/missing.json.gz") && e.contains("NoSuchKey")),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("s3://trail/cut.json.gz") && e.contains("truncated")),
+        "{errors:?}"
+    );
+    // Both whole objects (and any complete records before the cut).
+    assert!(seen.lock().unwrap().len() >= 6);
+    assert_eq!(summary.events as usize, seen.lock().unwrap().len());
+    // No objects: nothing read, no thread hangs.
+    let empty = read_objects(
+        &[],
+        4,
+        |_| Ok(vec![]),
+        &ReadOptions::default(),
+        &NoProgress,
+        |_| {},
+    );
+    assert!(empty.nothing_read());
+}
