@@ -50,8 +50,10 @@ fn concurrent_writers_lose_no_count_and_report_once() {
     };
     new_table(&moto, "state");
     const N: usize = 30;
+    let start = std::sync::Barrier::new(2);
     let run = |who: usize| {
         let mut s = store(&moto, "state");
+        start.wait();
         let mut counts = Vec::new();
         let mut new_values = Vec::new();
         let mut reported = Vec::new();
@@ -72,13 +74,16 @@ fn concurrent_writers_lose_no_count_and_report_once() {
                 reported.push(i);
             }
         }
-        (counts, new_values, reported)
+        eprintln!("writer {who}: {} conflicts retried", s.conflicts());
+        (counts, new_values, reported, s.conflicts())
     };
     let (a, b) = std::thread::scope(|sc| {
         let a = sc.spawn(|| run(0));
         let b = sc.spawn(|| run(1));
         (a.join().unwrap(), b.join().unwrap())
     });
+    // The writers did get in each other's way (else this test shows nothing).
+    assert!(a.3 + b.3 > 0, "no conflict at all");
     // Every add saw a different count: none was lost or counted twice.
     let mut events: Vec<u64> = a.0.iter().chain(&b.0).map(|c| c.events).collect();
     events.sort_unstable();

@@ -18,6 +18,7 @@ mod seen;
 mod window;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::config::retry::RetryConfig;
@@ -91,6 +92,7 @@ impl DynamoStore {
                 table: options.table,
                 region,
                 max_conflicts: options.max_conflicts.max(1),
+                conflicts: AtomicU64::new(0),
             },
         })
     }
@@ -104,6 +106,12 @@ impl DynamoStore {
 
     pub fn table(&self) -> &str {
         &self.db.table
+    }
+
+    /// How many times an operation started again because another writer changed
+    /// the item first: contention, for the Lambda's logs and metrics.
+    pub fn conflicts(&self) -> u64 {
+        self.db.conflicts.load(Ordering::Relaxed)
     }
 }
 
@@ -127,6 +135,7 @@ struct Db {
     table: String,
     region: String,
     max_conflicts: u32,
+    conflicts: AtomicU64,
 }
 
 /// The SDK's error codes that mean "the item changed since it was read".
@@ -189,6 +198,7 @@ impl Db {
             if let Try::Done(t) = op().await? {
                 return Ok(t);
             }
+            self.conflicts.fetch_add(1, Ordering::Relaxed);
             tokio::time::sleep(backoff(attempt)).await;
         }
         Err(StoreError::Backend(format!(

@@ -33,7 +33,7 @@ pub(super) fn item_digest(stored_item: &str) -> u64 {
 
 /// The events of a stored window, or why they cannot be read.
 pub(super) fn decode(bytes: &[u8]) -> Result<Vec<Event>, String> {
-    if bytes.len() % EVENT_BYTES != 0 {
+    if !bytes.len().is_multiple_of(EVENT_BYTES) {
         return Err(format!(
             "{} bytes, not a whole number of {EVENT_BYTES}-byte events",
             bytes.len()

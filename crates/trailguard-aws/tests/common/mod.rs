@@ -5,12 +5,15 @@
 
 use trailguard_aws::{AwsOptions, Credentials};
 
+/// The emulator accepts any secret; this one is recognisable if it ever leaks.
+pub const SECRET_KEY: &str = "test-secret-key-never-printed";
+
 pub fn options(endpoint: &str) -> AwsOptions {
     AwsOptions {
         profile: None,
         region: Some("us-east-1".into()),
         endpoint_url: Some(endpoint.to_string()),
-        credentials: Some(Credentials::new("testing", "testing", None, None, "tests")),
+        credentials: Some(Credentials::new("testing", SECRET_KEY, None, None, "tests")),
     }
 }
 
