@@ -6,6 +6,10 @@
 //! is read, and the body is counted as it arrives in case the length was not
 //! announced. The bytes are returned as stored: a `.json.gz` log stays gzipped (the
 //! readers recognise gzip by its content), whatever `Content-Encoding` says.
+//!
+//! A role without `s3:ListBucket` on the bucket (the Lambda's, which only reads the
+//! objects it is told about) gets `AccessDenied`, not `NoSuchKey`, for a key that does
+//! not exist: S3 will not say whether it exists. Both errors name the object.
 
 use aws_sdk_s3::Client;
 

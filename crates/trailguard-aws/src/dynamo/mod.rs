@@ -199,7 +199,9 @@ impl Db {
                 return Ok(t);
             }
             self.conflicts.fetch_add(1, Ordering::Relaxed);
-            tokio::time::sleep(backoff(attempt)).await;
+            if attempt + 1 < self.max_conflicts {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
         }
         Err(StoreError::Backend(format!(
             "DynamoDB table `{}`: {what}: the item was changed by other writers \
