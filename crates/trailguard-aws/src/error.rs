@@ -33,6 +33,13 @@ pub enum AwsError {
     /// No answer (connection, timeout, credentials could not be loaded).
     #[error("{call}: {message}")]
     Transport { call: &'static str, message: String },
+    /// An object bigger than the caller accepts; nothing past the limit was read.
+    #[error("{what}: {size} bytes, over the limit of {limit} bytes")]
+    TooLarge { what: String, size: u64, limit: u64 },
+    /// An answer that is not what the call promises (a secret without a string, an
+    /// item of the state table that trailguard did not write).
+    #[error("{what}: {message}")]
+    Unexpected { what: String, message: String },
 }
 
 impl AwsError {
@@ -46,6 +53,55 @@ impl AwsError {
     pub fn is_not_found(&self) -> bool {
         matches!(self, AwsError::NotFound { .. })
     }
+
+    /// AWS's error code, when AWS answered.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            AwsError::AccessDenied { code, .. }
+            | AwsError::NotFound { code, .. }
+            | AwsError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// The same error with `context` (the bucket and key, the table, the secret) put
+    /// before AWS's message, which often does not name what it is about.
+    pub(crate) fn about(self, context: &str) -> AwsError {
+        match self {
+            AwsError::AccessDenied {
+                call,
+                code,
+                message,
+            } => AwsError::AccessDenied {
+                call,
+                code,
+                message: format!("{context}: {message}"),
+            },
+            AwsError::NotFound {
+                call,
+                code,
+                message,
+            } => AwsError::NotFound {
+                call,
+                code,
+                message: format!("{context}: {message}"),
+            },
+            AwsError::Api {
+                call,
+                code,
+                message,
+            } => AwsError::Api {
+                call,
+                code,
+                message: format!("{context}: {message}"),
+            },
+            AwsError::Transport { call, message } => AwsError::Transport {
+                call,
+                message: format!("{context}: {message}"),
+            },
+            other => other,
+        }
+    }
 }
 
 const DENIED: &[&str] = &[
@@ -55,8 +111,11 @@ const DENIED: &[&str] = &[
     "UnauthorizedAccess",
 ];
 
+/// IAM's `NoSuchEntity`, EC2's `InvalidX.NotFound`, S3's `NoSuchKey`/`NoSuchBucket`
+/// (and a bare `NotFound` for a HEAD without a body), DynamoDB's and Secrets Manager's
+/// `ResourceNotFoundException`.
 fn is_not_found_code(code: &str) -> bool {
-    code == "NoSuchEntity" || code.ends_with(".NotFound") || code.ends_with("NotFound")
+    code.starts_with("NoSuch") || code.ends_with("NotFound") || code.ends_with("NotFoundException")
 }
 
 /// Sorts an SDK error by its AWS error code.
@@ -105,7 +164,16 @@ mod tests {
         ] {
             assert!(is_not_found_code(c), "{c}");
         }
+        for c in [
+            "NoSuchKey",
+            "NoSuchBucket",
+            "NotFound",
+            "ResourceNotFoundException",
+        ] {
+            assert!(is_not_found_code(c), "{c}");
+        }
         assert!(!is_not_found_code("Throttling"));
+        assert!(!is_not_found_code("ConditionalCheckFailedException"));
     }
 
     #[test]

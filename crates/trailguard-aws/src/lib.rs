@@ -1,13 +1,20 @@
 //! trailguard's only contact with the AWS SDK for Rust. Everything else builds and
-//! tests without it; this crate carries a remediation plan out against a real account
-//! ([`AwsAccount`], an implementation of `trailguard_core::remedy::Account`).
+//! tests without it. This crate carries a remediation plan out against a real account
+//! ([`AwsAccount`], an implementation of `trailguard_core::remedy::Account`), keeps
+//! the rules' state in DynamoDB ([`DynamoStore`], a `trailguard_core::state::Store`
+//! shared by concurrent Lambda invocations), reads CloudTrail objects from S3
+//! ([`S3Objects`]) and webhook URLs from Secrets Manager ([`SecretsManagerSecrets`]).
 //!
-//! The SDK is async; the plan's executor is not (it asks a person before each step).
-//! [`AwsAccount`] owns a small tokio runtime and blocks on each call.
+//! The SDK is async; its callers here are not (the plan's executor asks a person
+//! before each step, the rules' judging pass is sequential). Each client owns a small
+//! current-thread tokio runtime and blocks on each call.
 
+mod dynamo;
 mod ec2;
 mod error;
 mod iam;
+mod s3;
+mod secrets;
 mod verify;
 
 use std::time::Duration;
@@ -16,8 +23,16 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use trailguard_core::remedy::{Account, AccountError, Action, Caller, StepState};
 
+pub use dynamo::{DynamoOptions, DynamoStore};
 pub use error::AwsError;
 pub use verify::{Verdict, Verifier};
+pub use s3::S3Objects;
+pub use secrets::SecretsManagerSecrets;
+
+/// Static credentials, for tests against an emulator (set on the client's config
+/// rather than in the process environment, which parallel tests share). Its `Debug`
+/// redacts the secret.
+pub use aws_credential_types::Credentials;
 
 /// Where the credentials and the API come from.
 #[derive(Debug, Clone, Default)]
@@ -28,8 +43,51 @@ pub struct AwsOptions {
     /// The region for regional calls without one of their own (IAM is global).
     pub region: Option<String>,
     /// Another endpoint for every service (an emulator such as moto in tests, or a
-    /// VPC endpoint).
+    /// VPC endpoint). S3 is then addressed by path (`ENDPOINT/BUCKET/KEY`), since an
+    /// emulator or an IP address has no per-bucket host names.
     pub endpoint_url: Option<String>,
+    /// Credentials to use instead of the chain (tests); `None` in real use.
+    pub credentials: Option<Credentials>,
+}
+
+/// A current-thread runtime: each client blocks on one call at a time, so one thread
+/// is enough and nothing is spawned behind the caller's back.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, AwsError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AwsError::Setup(format!("cannot start the async runtime: {e}")))
+}
+
+/// The SDK configuration every client of this crate shares: one HTTP client (rustls
+/// with ring, no aws-lc), the credential chain or `options.credentials`, the region
+/// (us-east-1 when none is configured: IAM and STS answer there whatever the
+/// account's regions) and the endpoint override.
+pub async fn load_config(options: &AwsOptions) -> SdkConfig {
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
+    if let Some(p) = &options.profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(r) = &options.region {
+        loader = loader.region(Region::new(r.clone()));
+    }
+    if let Some(u) = &options.endpoint_url {
+        loader = loader.endpoint_url(u);
+    }
+    if let Some(c) = &options.credentials {
+        loader = loader.credentials_provider(c.clone());
+    }
+    let config = loader.load().await;
+    if config.region().is_some() {
+        return config;
+    }
+    config
+        .into_builder()
+        .region(Region::from_static("us-east-1"))
+        .build()
 }
 
 /// An account reached through the AWS SDK.
@@ -42,31 +100,8 @@ pub struct AwsAccount {
 impl AwsAccount {
     /// Loads the credential chain and makes the clients; calls nothing yet.
     pub fn connect(options: &AwsOptions) -> Result<AwsAccount, AwsError> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| AwsError::Setup(format!("cannot start the async runtime: {e}")))?;
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-            .build_https();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
-        if let Some(p) = &options.profile {
-            loader = loader.profile_name(p);
-        }
-        if let Some(r) = &options.region {
-            loader = loader.region(Region::new(r.clone()));
-        }
-        if let Some(u) = &options.endpoint_url {
-            loader = loader.endpoint_url(u);
-        }
-        let mut config = runtime.block_on(loader.load());
-        if config.region().is_none() {
-            // IAM and STS answer in us-east-1 whatever the account's regions.
-            config = config
-                .into_builder()
-                .region(Region::from_static("us-east-1"))
-                .build();
-        }
+        let runtime = runtime()?;
+        let config = runtime.block_on(load_config(options));
         let iam = aws_sdk_iam::Client::new(&config);
         Ok(AwsAccount {
             runtime,

@@ -109,6 +109,7 @@ impl RespondConfig {
                 profile: a.profile,
                 region: a.region,
                 endpoint_url: a.endpoint_url,
+                credentials: None,
             },
             audit_log: a
                 .audit_log

@@ -12,6 +12,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// moto's `moto_server` with werkzeug's server made single-threaded (it then also
+/// speaks HTTP/1.0, one request per connection, so clients take turns).
+const SERIAL_SERVER: &str = "\
+import sys, moto.server, werkzeug.serving
+def run_simple(*args, **kwargs):
+    kwargs['threaded'] = False
+    return werkzeug.serving.run_simple(*args, **kwargs)
+moto.server.run_simple = run_simple
+moto.server.main(sys.argv[1:])
+";
+
 pub struct Moto {
     child: Child,
     pub endpoint: String,
@@ -34,6 +45,20 @@ impl Moto {
     /// Starts a server, or returns `None` (after saying so) when moto is not
     /// installed and not required.
     pub fn start(env: &[(&str, &str)]) -> Option<Moto> {
+        Self::launch(env, false)
+    }
+
+    /// A server that answers one request at a time, as DynamoDB applies conditional
+    /// writes and transactions to an item atomically. moto's threaded server does
+    /// not: two requests can interleave between a condition's check and its write,
+    /// and a cancelled transaction restores the whole table as it was before it
+    /// began, undoing what another request wrote meanwhile. Tests of concurrent
+    /// writers use this one (their requests still interleave, one by one).
+    pub fn start_serial(env: &[(&str, &str)]) -> Option<Moto> {
+        Self::launch(env, true)
+    }
+
+    fn launch(env: &[(&str, &str)], serial: bool) -> Option<Moto> {
         let Some(server) = find_server() else {
             if std::env::var_os("TRAILGUARD_REQUIRE_MOTO").is_some() {
                 panic!("TRAILGUARD_REQUIRE_MOTO is set but no moto_server was found (TRAILGUARD_MOTO_SERVER or PATH)");
@@ -51,7 +76,13 @@ impl Moto {
             .port();
         let dir = tempfile::tempdir().unwrap();
         let log = std::fs::File::create(dir.path().join("moto.log")).unwrap();
-        let mut cmd = Command::new(&server);
+        let mut cmd = if serial {
+            let mut c = Command::new(&python);
+            c.args(["-c", SERIAL_SERVER]);
+            c
+        } else {
+            Command::new(&server)
+        };
         cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
             .stdout(Stdio::null())
