@@ -102,7 +102,8 @@ fn exit_codes() {
     let help = String::from_utf8_lossy(&help.stdout);
     for word in [
         "Exit codes:",
-        "Not in this version: --verify",
+        "Verifying (--verify, never by default)",
+        "--never-verify-account",
         "History (--git)",
         "--since-commit",
         "--verify",
