@@ -25,9 +25,9 @@ use trailguard_core::remedy::{Account, AccountError, Action, Caller, StepState};
 
 pub use dynamo::{DynamoOptions, DynamoStore};
 pub use error::AwsError;
-pub use verify::{Verdict, Verifier};
 pub use s3::S3Objects;
 pub use secrets::SecretsManagerSecrets;
+pub use verify::{Verdict, Verifier};
 
 /// Static credentials, for tests against an emulator (set on the client's config
 /// rather than in the process environment, which parallel tests share). Its `Debug`
