@@ -51,6 +51,15 @@ async fn states(c: &Client, ids: &[String]) -> Result<Vec<(String, InstanceState
     Ok(out)
 }
 
+/// The ids among `ids` that still exist (a call naming a missing one fails whole).
+async fn existing(c: &Client, ids: &[String]) -> Result<Vec<String>> {
+    Ok(states(c, ids)
+        .await?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect())
+}
+
 fn ip_permission(p: &Permission) -> IpPermission {
     let mut b = IpPermission::builder().ip_protocol(&p.protocol);
     if let Some(f) = p.from_port {
@@ -303,11 +312,7 @@ pub(crate) async fn apply(c: &Client, action: &Action) -> Result<()> {
             resource: Resource::Instances { ids, .. },
             tags,
         } => {
-            let existing: Vec<String> = states(c, ids)
-                .await?
-                .into_iter()
-                .map(|(id, _)| id)
-                .collect();
+            let existing = existing(c, ids).await?;
             let tags: Vec<Tag> = tags
                 .iter()
                 .map(|(k, v)| Tag::builder().key(k).value(v).build())
@@ -321,11 +326,7 @@ pub(crate) async fn apply(c: &Client, action: &Action) -> Result<()> {
                 .map_err(|e| classify(e, "ec2:CreateTags"))
         }
         Action::StopInstances { instance_ids, .. } => {
-            let existing: Vec<String> = states(c, instance_ids)
-                .await?
-                .into_iter()
-                .map(|(id, _)| id)
-                .collect();
+            let existing = existing(c, instance_ids).await?;
             c.stop_instances()
                 .set_instance_ids(Some(existing))
                 .send()
@@ -334,11 +335,7 @@ pub(crate) async fn apply(c: &Client, action: &Action) -> Result<()> {
                 .map_err(|e| classify(e, "ec2:StopInstances"))
         }
         Action::TerminateInstances { instance_ids, .. } => {
-            let existing: Vec<String> = states(c, instance_ids)
-                .await?
-                .into_iter()
-                .map(|(id, _)| id)
-                .collect();
+            let existing = existing(c, instance_ids).await?;
             c.terminate_instances()
                 .set_instance_ids(Some(existing))
                 .send()
