@@ -108,18 +108,34 @@ fn split_all(accounts: &[String]) -> (Vec<String>, Vec<String>) {
     (all, users)
 }
 
-fn shared_with(accounts: &[String], group_all: bool, users: &[String]) -> Vec<String> {
-    accounts
+/// Whether `id` is still shared with any of `accounts` (`all`: public), from its
+/// permissions as (public group?, account id) pairs.
+fn still_shared<'a>(
+    id: &str,
+    accounts: &[String],
+    perms: impl Iterator<Item = (bool, Option<&'a str>)>,
+) -> StepState {
+    let (mut public, mut users) = (false, Vec::new());
+    for (all, user) in perms {
+        public |= all;
+        users.extend(user);
+    }
+    let left: Vec<&str> = accounts
         .iter()
+        .map(String::as_str)
         .filter(|a| {
             if *a == "all" {
-                group_all
+                public
             } else {
                 users.contains(a)
             }
         })
-        .cloned()
-        .collect()
+        .collect();
+    if left.is_empty() {
+        StepState::Done
+    } else {
+        StepState::ToDo(format!("{id}: stop sharing with {}", left.join(", ")))
+    }
 }
 
 pub(crate) async fn check(c: &Client, action: &Action) -> Result<StepState> {
@@ -253,23 +269,12 @@ pub(crate) async fn check(c: &Client, action: &Action) -> Result<StepState> {
                 }
                 Err(e) => return Err(e),
             };
-            let perms = r.create_volume_permissions();
-            let all = perms
-                .iter()
-                .any(|p| p.group() == Some(&PermissionGroup::All));
-            let users: Vec<String> = perms
-                .iter()
-                .filter_map(|p| p.user_id().map(str::to_string))
-                .collect();
-            let left = shared_with(accounts, all, &users);
-            if left.is_empty() {
-                StepState::Done
-            } else {
-                StepState::ToDo(format!(
-                    "{snapshot_id}: stop sharing with {}",
-                    left.join(", ")
-                ))
-            }
+            let perms = r.create_volume_permissions().iter();
+            still_shared(
+                snapshot_id,
+                accounts,
+                perms.map(|p| (p.group() == Some(&PermissionGroup::All), p.user_id())),
+            )
         }
         Action::UnshareImage {
             image_id, accounts, ..
@@ -287,20 +292,12 @@ pub(crate) async fn check(c: &Client, action: &Action) -> Result<StepState> {
                 }
                 Err(e) => return Err(e),
             };
-            let perms = r.launch_permissions();
-            let all = perms
-                .iter()
-                .any(|p| p.group() == Some(&PermissionGroup::All));
-            let users: Vec<String> = perms
-                .iter()
-                .filter_map(|p| p.user_id().map(str::to_string))
-                .collect();
-            let left = shared_with(accounts, all, &users);
-            if left.is_empty() {
-                StepState::Done
-            } else {
-                StepState::ToDo(format!("{image_id}: stop sharing with {}", left.join(", ")))
-            }
+            let perms = r.launch_permissions().iter();
+            still_shared(
+                image_id,
+                accounts,
+                perms.map(|p| (p.group() == Some(&PermissionGroup::All), p.user_id())),
+            )
         }
         other => unreachable!("not an EC2 action: {other:?}"),
     })
