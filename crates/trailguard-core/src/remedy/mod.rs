@@ -200,7 +200,7 @@ pub enum Action {
 }
 
 impl Action {
-    /// Whether the step only reads or tags (safe to run in any order, first).
+    /// A follow-up for a person: listed in the plan, never carried out.
     pub fn is_manual(&self) -> bool {
         matches!(self, Action::Manual)
     }
