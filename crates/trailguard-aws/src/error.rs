@@ -4,7 +4,7 @@
 use std::error::Error;
 use std::fmt::Debug;
 
-use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use trailguard_core::remedy::AccountError;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -118,6 +118,22 @@ fn is_not_found_code(code: &str) -> bool {
     code.starts_with("NoSuch") || code.ends_with("NotFound") || code.ends_with("NotFoundException")
 }
 
+/// An error and its sources, `: `-joined, without the SDK's `Debug` dump of the
+/// whole response (which `DisplayErrorContext` appends).
+fn chain(e: &dyn Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
 /// Sorts an SDK error by its AWS error code.
 pub(crate) fn classify<E, R>(e: SdkError<E, R>, call: &'static str) -> AwsError
 where
@@ -128,7 +144,7 @@ where
     let message = e
         .message()
         .map(str::to_string)
-        .unwrap_or_else(|| DisplayErrorContext(&e).to_string());
+        .unwrap_or_else(|| chain(&e));
     match code {
         Some(code) if DENIED.contains(&code.as_str()) => AwsError::AccessDenied {
             call,

@@ -3,11 +3,13 @@
 //! ([`AwsAccount`], an implementation of `trailguard_core::remedy::Account`), keeps
 //! the rules' state in DynamoDB ([`DynamoStore`], a `trailguard_core::state::Store`
 //! shared by concurrent Lambda invocations), reads CloudTrail objects from S3
-//! ([`S3Objects`]) and webhook URLs from Secrets Manager ([`SecretsManagerSecrets`]).
+//! ([`S3Objects`]), their notifications from SQS ([`SqsQueue`]) and webhook URLs from
+//! Secrets Manager ([`SecretsManagerSecrets`]).
 //!
 //! The SDK is async; its callers here are not (the plan's executor asks a person
-//! before each step, the rules' judging pass is sequential). Each client owns a small
-//! current-thread tokio runtime and blocks on each call.
+//! before each step, the rules' judging pass is sequential). Every client blocks on
+//! each call, on one runtime shared by the process ([`runtime`]), also when called
+//! from inside another runtime ([`block_on`]).
 
 mod dynamo;
 mod ec2;
@@ -15,6 +17,7 @@ mod error;
 mod iam;
 mod s3;
 mod secrets;
+mod sqs;
 mod verify;
 
 use std::time::Duration;
@@ -27,6 +30,7 @@ pub use dynamo::{DynamoOptions, DynamoStore};
 pub use error::AwsError;
 pub use s3::S3Objects;
 pub use secrets::SecretsManagerSecrets;
+pub use sqs::{Message as SqsMessage, QueueUrl, QueueUrlError, SqsQueue};
 pub use verify::{Verdict, Verifier};
 
 /// Static credentials, for tests against an emulator (set on the client's config
@@ -50,13 +54,55 @@ pub struct AwsOptions {
     pub credentials: Option<Credentials>,
 }
 
-/// A current-thread runtime: each client blocks on one call at a time, so one thread
-/// is enough and nothing is spawned behind the caller's back.
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, AwsError> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| AwsError::Setup(format!("cannot start the async runtime: {e}")))
+/// The runtime every client of this crate blocks on: one per process, with one worker
+/// thread that drives the shared HTTP client's connections (so a connection opened
+/// for one client serves another, whichever thread calls), made on first use.
+pub(crate) fn runtime() -> Result<OwnRuntime, AwsError> {
+    static RUNTIME: std::sync::OnceLock<Result<tokio::runtime::Runtime, String>> =
+        std::sync::OnceLock::new();
+    let made = RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("trailguard-aws")
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the async runtime: {e}"))
+    });
+    match made {
+        Ok(r) => Ok(OwnRuntime(r)),
+        Err(e) => Err(AwsError::Setup(e.clone())),
+    }
+}
+
+/// A client's handle on the process's runtime.
+#[derive(Clone, Copy)]
+pub(crate) struct OwnRuntime(&'static tokio::runtime::Runtime);
+
+impl std::ops::Deref for OwnRuntime {
+    type Target = tokio::runtime::Runtime;
+    fn deref(&self) -> &tokio::runtime::Runtime {
+        self.0
+    }
+}
+
+/// Blocks on `fut` with `runtime`. Called from inside another tokio runtime (the
+/// Lambda's, a test's) a runtime may not block its own thread, so the call then runs
+/// on a short-lived thread of its own while the caller's thread waits: these clients
+/// can be used from synchronous code anywhere.
+pub(crate) fn block_on<F>(runtime: &tokio::runtime::Runtime, fut: F) -> F::Output
+where
+    F: std::future::Future + Send,
+    F::Output: Send,
+{
+    if tokio::runtime::Handle::try_current().is_err() {
+        return runtime.block_on(fut);
+    }
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| runtime.block_on(fut))
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }
 
 /// The SDK configuration every client of this crate shares: one HTTP client (rustls
@@ -64,10 +110,7 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, AwsError> {
 /// (us-east-1 when none is configured: IAM and STS answer there whatever the
 /// account's regions) and the endpoint override.
 pub async fn load_config(options: &AwsOptions) -> SdkConfig {
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http_client());
     if let Some(p) = &options.profile {
         loader = loader.profile_name(p);
     }
@@ -90,9 +133,24 @@ pub async fn load_config(options: &AwsOptions) -> SdkConfig {
         .build()
 }
 
+/// The one HTTP client of the process: made once, because making one reads the
+/// system's root certificates (tens of milliseconds, which a Lambda's cold start
+/// would pay once per service), and shared by every SDK client.
+fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    static CLIENT: std::sync::OnceLock<aws_smithy_runtime_api::client::http::SharedHttpClient> =
+        std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+                .build_https()
+        })
+        .clone()
+}
+
 /// An account reached through the AWS SDK.
 pub struct AwsAccount {
-    runtime: tokio::runtime::Runtime,
+    runtime: crate::OwnRuntime,
     config: SdkConfig,
     iam: aws_sdk_iam::Client,
 }
@@ -101,7 +159,7 @@ impl AwsAccount {
     /// Loads the credential chain and makes the clients; calls nothing yet.
     pub fn connect(options: &AwsOptions) -> Result<AwsAccount, AwsError> {
         let runtime = runtime()?;
-        let config = runtime.block_on(load_config(options));
+        let config = crate::block_on(&runtime, load_config(options));
         let iam = aws_sdk_iam::Client::new(&config);
         Ok(AwsAccount {
             runtime,
@@ -122,7 +180,7 @@ impl AwsAccount {
     fn access_key_in_use(&self) -> Option<String> {
         use aws_credential_types::provider::ProvideCredentials;
         let provider = self.config.credentials_provider()?;
-        let creds = self.runtime.block_on(provider.provide_credentials()).ok()?;
+        let creds = crate::block_on(&self.runtime, provider.provide_credentials()).ok()?;
         Some(creds.access_key_id().to_string())
     }
 }
@@ -130,9 +188,7 @@ impl AwsAccount {
 impl Account for AwsAccount {
     fn caller(&mut self) -> Result<Caller, AccountError> {
         let sts = aws_sdk_sts::Client::new(&self.config);
-        let out = self
-            .runtime
-            .block_on(sts.get_caller_identity().send())
+        let out = crate::block_on(&self.runtime, sts.get_caller_identity().send())
             .map_err(|e| error::classify(e, "sts:GetCallerIdentity").into_account())?;
         Ok(Caller {
             arn: out.arn().unwrap_or_default().to_string(),
@@ -152,13 +208,13 @@ impl Account for AwsAccount {
             | Action::UnshareImage { .. } => {
                 if let Some(region) = ec2::region_of(action) {
                     let client = self.ec2(region);
-                    self.runtime.block_on(ec2::check(&client, action))
+                    crate::block_on(&self.runtime, ec2::check(&client, action))
                 } else {
-                    self.runtime.block_on(iam::check(&self.iam, action))
+                    crate::block_on(&self.runtime, iam::check(&self.iam, action))
                 }
             }
             Action::Manual => Ok(StepState::Done),
-            _ => self.runtime.block_on(iam::check(&self.iam, action)),
+            _ => crate::block_on(&self.runtime, iam::check(&self.iam, action)),
         };
         r.map_err(AwsError::into_account)
     }
@@ -167,9 +223,9 @@ impl Account for AwsAccount {
         let r = match ec2::region_of(action) {
             Some(region) => {
                 let client = self.ec2(region);
-                self.runtime.block_on(ec2::apply(&client, action))
+                crate::block_on(&self.runtime, ec2::apply(&client, action))
             }
-            None => self.runtime.block_on(iam::apply(&self.iam, action, now)),
+            None => crate::block_on(&self.runtime, iam::apply(&self.iam, action, now)),
         };
         r.map_err(AwsError::into_account)
     }
@@ -188,8 +244,7 @@ impl Account for AwsAccount {
     }
 
     fn active_keys(&mut self, user: &str) -> Result<Vec<String>, AccountError> {
-        self.runtime
-            .block_on(iam::active_keys(&self.iam, user))
+        crate::block_on(&self.runtime, iam::active_keys(&self.iam, user))
             .map_err(AwsError::into_account)
     }
 }

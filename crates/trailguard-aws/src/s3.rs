@@ -21,7 +21,7 @@ use crate::AwsOptions;
 pub const DEFAULT_MAX_OBJECT_BYTES: u64 = 64 << 20;
 
 pub struct S3Objects {
-    runtime: tokio::runtime::Runtime,
+    runtime: crate::OwnRuntime,
     client: Client,
     max_bytes: u64,
     page_size: i32,
@@ -43,7 +43,7 @@ impl S3Objects {
     /// Makes the client; calls nothing.
     pub fn connect(options: &AwsOptions) -> Result<S3Objects, AwsError> {
         let runtime = crate::runtime()?;
-        let config = runtime.block_on(crate::load_config(options));
+        let config = crate::block_on(&runtime, crate::load_config(options));
         let conf = aws_sdk_s3::config::Builder::from(&config)
             .force_path_style(options.endpoint_url.is_some())
             .build();
@@ -80,7 +80,7 @@ impl S3Objects {
         key: &str,
         max_bytes: u64,
     ) -> Result<Vec<u8>, AwsError> {
-        self.runtime.block_on(async {
+        crate::block_on(&self.runtime, async {
             let what = url(bucket, key);
             let out = self
                 .client
@@ -122,7 +122,7 @@ impl S3Objects {
     /// after page. Callers keep prefixes narrow (a day of one region, as the
     /// CloudTrail layout allows): the answer is held in memory.
     pub fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<(String, u64)>, AwsError> {
-        self.runtime.block_on(async {
+        crate::block_on(&self.runtime, async {
             let what = url(bucket, prefix);
             let mut pages = self
                 .client

@@ -10,7 +10,7 @@ use crate::error::{classify, AwsError};
 use crate::AwsOptions;
 
 pub struct SecretsManagerSecrets {
-    runtime: tokio::runtime::Runtime,
+    runtime: crate::OwnRuntime,
     client: Client,
 }
 
@@ -26,7 +26,7 @@ impl SecretsManagerSecrets {
     /// Makes the client; calls nothing.
     pub fn connect(options: &AwsOptions) -> Result<SecretsManagerSecrets, AwsError> {
         let runtime = crate::runtime()?;
-        let config = runtime.block_on(crate::load_config(options));
+        let config = crate::block_on(&runtime, crate::load_config(options));
         Ok(SecretsManagerSecrets {
             runtime,
             client: Client::new(&config),
@@ -36,10 +36,11 @@ impl SecretsManagerSecrets {
     /// The current `SecretString` of the secret `arn_or_name`.
     pub fn get(&self, arn_or_name: &str) -> Result<String, AwsError> {
         let what = format!("secret `{arn_or_name}`");
-        let out = self
-            .runtime
-            .block_on(self.client.get_secret_value().secret_id(arn_or_name).send())
-            .map_err(|e| classify(e, "secretsmanager:GetSecretValue").about(&what))?;
+        let out = crate::block_on(
+            &self.runtime,
+            self.client.get_secret_value().secret_id(arn_or_name).send(),
+        )
+        .map_err(|e| classify(e, "secretsmanager:GetSecretValue").about(&what))?;
         match out.secret_string {
             Some(v) => Ok(v),
             None => Err(AwsError::Unexpected {

@@ -21,7 +21,7 @@ pub enum Verdict {
 
 /// Asks STS about key pairs, one at a time.
 pub struct Verifier {
-    runtime: tokio::runtime::Runtime,
+    runtime: crate::OwnRuntime,
     http: aws_smithy_runtime_api::client::http::SharedHttpClient,
     endpoint_url: Option<String>,
     region: String,
@@ -40,10 +40,7 @@ const REFUSED: &[&str] = &[
 impl Verifier {
     /// `endpoint_url`: another STS endpoint (an emulator in tests, a VPC endpoint).
     pub fn new(endpoint_url: Option<String>, region: Option<String>) -> Result<Verifier, String> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+        let runtime = crate::runtime().map_err(|e| e.to_string())?;
         let http = aws_smithy_http_client::Builder::new()
             .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
             .build_https();
@@ -79,7 +76,7 @@ impl Verifier {
             conf = conf.endpoint_url(u);
         }
         let sts = aws_sdk_sts::Client::from_conf(conf.build());
-        match self.runtime.block_on(sts.get_caller_identity().send()) {
+        match crate::block_on(&self.runtime, sts.get_caller_identity().send()) {
             Ok(out) => Verdict::Live {
                 arn: out.arn().unwrap_or_default().to_string(),
                 account: out.account().unwrap_or_default().to_string(),

@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use moto_support::Moto;
 use trailguard_aws::{DynamoOptions, DynamoStore};
 use trailguard_core::state::Store;
-use trailguard_core::testing::{store_conformance, store_persistence};
+use trailguard_core::testing::{delivery_claims_conformance, store_conformance, store_persistence};
 
 fn store(moto: &Moto, table: &str) -> DynamoStore {
     DynamoStore::open(&common::options(&moto.endpoint), DynamoOptions::new(table)).unwrap()
@@ -31,6 +31,29 @@ fn conformance() {
     let Some(moto) = Moto::start(&[]) else { return };
     let mut s = new_table(&moto, "state");
     store_conformance(&mut s);
+}
+
+#[test]
+fn delivery_claims() {
+    let Some(moto) = Moto::start(&[]) else { return };
+    let mut s = new_table(&moto, "state");
+    delivery_claims_conformance(&mut s);
+    let item = get_item(&moto, "state", "ALERT#d-alert-1", "SINK#discord");
+    assert_eq!(item["state"], AttributeValue::S("delivered".into()));
+    assert!(item.contains_key("expires_at"));
+}
+
+/// Called from inside a tokio runtime (the Lambda's), the blocking store still works.
+#[test]
+fn usable_from_inside_an_async_runtime() {
+    let Some(moto) = Moto::start(&[]) else { return };
+    let mut s = new_table(&moto, "state");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let seen = rt.block_on(async { s.alert_seen("inside").unwrap() });
+    assert!(!seen);
 }
 
 #[test]
@@ -57,6 +80,7 @@ fn concurrent_writers_lose_no_count_and_report_once() {
         let mut counts = Vec::new();
         let mut new_values = Vec::new();
         let mut reported = Vec::new();
+        let mut sent = Vec::new();
         for i in 0..N {
             let at = (i * 2 + who) as i64;
             let item = format!("item{}", i % 7);
@@ -73,9 +97,19 @@ fn concurrent_writers_lose_no_count_and_report_once() {
             if !s.alert_seen(&format!("alert-{i}")).unwrap() {
                 reported.push(i);
             }
+            // The Lambda's delivery claims: one writer sends each alert.
+            let now = 1_700_000_000_000 + i as i64;
+            if s.claim_delivery(&format!("alert-{i}"), "hook", now, 60_000)
+                .unwrap()
+                == trailguard_core::state::DeliveryClaim::Claimed
+            {
+                s.settle_delivery(&format!("alert-{i}"), "hook", true, now)
+                    .unwrap();
+                sent.push(i);
+            }
         }
         eprintln!("writer {who}: {} conflicts retried", s.conflicts());
-        (counts, new_values, reported, s.conflicts())
+        (counts, new_values, reported, s.conflicts(), sent)
     };
     let (a, b) = std::thread::scope(|sc| {
         let a = sc.spawn(|| run(0));
@@ -105,6 +139,10 @@ fn concurrent_writers_lose_no_count_and_report_once() {
     let mut reported: Vec<usize> = a.2.iter().chain(&b.2).copied().collect();
     reported.sort_unstable();
     assert_eq!(reported, (0..N).collect::<Vec<_>>());
+    // And each alert was sent by exactly one.
+    let mut sent: Vec<usize> = a.4.iter().chain(&b.4).copied().collect();
+    sent.sort_unstable();
+    assert_eq!(sent, (0..N).collect::<Vec<_>>());
 }
 
 fn client(moto: &Moto) -> aws_sdk_dynamodb::Client {

@@ -428,3 +428,63 @@ pub fn store_persistence(open: &mut dyn FnMut() -> Box<dyn Store>) {
         s.commit().expect("commit (third run)");
     }
 }
+
+/// For stores shared by several processes (memory and DynamoDB; SQLite keeps the
+/// default, which claims nothing): a send is claimed once, released on failure,
+/// marked once delivered, taken over when its holder's lease ran out, and claims of
+/// different sinks or alerts are independent.
+pub fn delivery_claims_conformance(s: &mut dyn Store) {
+    use crate::state::DeliveryClaim::{Claimed, Delivered, Sending};
+    let long_id = "d".repeat(MAX_STORED_BYTES + 10);
+    for id in ["d-alert-1", long_id.as_str()] {
+        let t = 1_700_000_000_000;
+        assert_eq!(
+            s.claim_delivery(id, "discord", t, 30_000).unwrap(),
+            Claimed,
+            "a first claim"
+        );
+        assert_eq!(
+            s.claim_delivery(id, "discord", t + 1, 30_000).unwrap(),
+            Sending,
+            "held by the first claim"
+        );
+        assert_eq!(
+            s.claim_delivery(id, "slack", t + 1, 30_000).unwrap(),
+            Claimed,
+            "sinks are independent"
+        );
+        s.settle_delivery(id, "discord", false, t + 2).unwrap();
+        assert_eq!(
+            s.claim_delivery(id, "discord", t + 3, 30_000).unwrap(),
+            Claimed,
+            "a failed send is released"
+        );
+        s.settle_delivery(id, "discord", true, t + 4).unwrap();
+        assert_eq!(
+            s.claim_delivery(id, "discord", t + 5, 30_000).unwrap(),
+            Delivered,
+            "delivered once"
+        );
+        assert_eq!(
+            s.claim_delivery(id, "discord", t + 90_000, 30_000).unwrap(),
+            Delivered,
+            "delivered stays delivered past the lease"
+        );
+        assert_eq!(
+            s.claim_delivery(id, "slack", t + 40_000, 30_000).unwrap(),
+            Claimed,
+            "a lapsed lease is taken over"
+        );
+        s.settle_delivery(id, "slack", true, t + 40_001).unwrap();
+        assert_eq!(
+            s.claim_delivery(id, "slack", t + 40_002, 30_000).unwrap(),
+            Delivered,
+            "the taker settled it"
+        );
+    }
+    assert_eq!(
+        s.claim_delivery("d-alert-2", "discord", 1, 30_000).unwrap(),
+        Claimed,
+        "alerts are independent"
+    );
+}

@@ -20,6 +20,8 @@
 //! | `TRAILGUARD_SEND_TIMEOUT_SECS` [20] | longest one send may take, retries included |
 //! | `TRAILGUARD_LOCAL_OBJECTS_DIR` | read objects from `DIR/BUCKET/KEY` (tests, local runs) |
 //! | `TRAILGUARD_LOG_ALERTS` [true] | write each alert as a JSON line to the function's log |
+//! | `TRAILGUARD_STATE_TABLE` | the DynamoDB table of the rules' state and of delivery claims, shared by every execution environment (the template sets it); unset: each environment keeps its own state in memory |
+//! | `TRAILGUARD_AWS_ENDPOINT_URL` | another endpoint for S3, DynamoDB and Secrets Manager (an emulator in tests, a VPC endpoint); S3 is then addressed by path |
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -61,6 +63,10 @@ pub struct LambdaConfig {
     pub send_timeout: Duration,
     pub local_objects: Option<PathBuf>,
     pub log_alerts: bool,
+    /// `TRAILGUARD_STATE_TABLE`.
+    pub state_table: Option<String>,
+    /// `TRAILGUARD_AWS_ENDPOINT_URL`.
+    pub aws_endpoint_url: Option<String>,
     /// What a person should know that does not stop the function (logged at init).
     pub warnings: Vec<String>,
 }
@@ -87,6 +93,26 @@ fn invalid(var: &str, reason: impl Into<String>) -> ConfigError {
 
 fn get<'e>(env: &'e Env, var: &str) -> Option<&'e str> {
     env.get(var).map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
+/// An `http://` or `https://` URL with a host, and no credentials in it.
+fn endpoint_url(env: &Env, var: &str) -> Result<Option<String>, ConfigError> {
+    let Some(v) = get(env, var) else {
+        return Ok(None);
+    };
+    let rest = v
+        .strip_prefix("http://")
+        .or_else(|| v.strip_prefix("https://"));
+    match rest {
+        Some(r) if !r.is_empty() && !r.split('/').next().unwrap_or_default().contains('@') => {
+            Ok(Some(v.to_owned()))
+        }
+        Some(_) => Err(invalid(
+            var,
+            "give http(s)://HOST[:PORT], with no user or password",
+        )),
+        None => Err(invalid(var, "not an http:// or https:// URL")),
+    }
 }
 
 fn number(
@@ -205,6 +231,8 @@ impl LambdaConfig {
             )?),
             local_objects: get(env, "TRAILGUARD_LOCAL_OBJECTS_DIR").map(PathBuf::from),
             log_alerts: flag(env, "TRAILGUARD_LOG_ALERTS", true)?,
+            state_table: get(env, "TRAILGUARD_STATE_TABLE").map(str::to_owned),
+            aws_endpoint_url: endpoint_url(env, "TRAILGUARD_AWS_ENDPOINT_URL")?,
             warnings,
         })
     }

@@ -12,7 +12,6 @@
 //! (`Records[3].body.Message`) and why, without echoing the content.
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use aws_lambda_events::event::s3::S3Event;
 use aws_lambda_events::event::sns::SnsEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
 use serde::de::IgnoredAny;
@@ -232,6 +231,22 @@ fn record_source<'p>(records: &'p [SourceProbe], at: &str) -> Result<&'p str, En
     Ok(source)
 }
 
+/// What one SQS message body asks for, as the function's SQS event source would hand
+/// it over (an S3 notification, SNS in SQS, CloudTrail's notice, `s3:TestEvent`, an
+/// EventBridge event): for `trailguard watch sqs://`, which reads the same queue.
+pub fn parse_message(body: &str) -> Result<Work, EnvelopeError> {
+    if body.len() > MAX_PAYLOAD_BYTES {
+        return Err(err(
+            "message",
+            format!(
+                "{} bytes, over the limit of {MAX_PAYLOAD_BYTES}",
+                body.len()
+            ),
+        ));
+    }
+    classify(body, "message", true)
+}
+
 /// What a JSON text (a payload, an SQS body, an SNS message) asks for. `sns_allowed`:
 /// an SNS envelope may be unwrapped here (not inside another one).
 fn classify(text: &str, at: &str, sns_allowed: bool) -> Result<Work, EnvelopeError> {
@@ -312,9 +327,46 @@ fn classify_probed(
     ))
 }
 
+/// The parts of an S3 event notification that say which object is new. Read leniently
+/// (not with `aws_lambda_events`' `S3Event`, which requires `userIdentity`,
+/// `requestParameters` and `responseElements`): a notification that names a bucket
+/// and a key is enough, whatever else it carries or lacks.
+#[derive(Deserialize)]
+struct S3Notification {
+    #[serde(rename = "Records")]
+    records: Vec<S3NotificationRecord>,
+}
+
+#[derive(Deserialize)]
+struct S3NotificationRecord {
+    #[serde(rename = "eventName", default)]
+    event_name: Option<String>,
+    s3: S3Entity,
+}
+
+#[derive(Deserialize)]
+struct S3Entity {
+    bucket: S3Named,
+    object: S3Key,
+}
+
+#[derive(Deserialize)]
+struct S3Named {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct S3Key {
+    #[serde(default)]
+    key: Option<String>,
+    #[serde(default)]
+    size: Option<i64>,
+}
+
 /// The objects of an S3 event notification (`{"Records":[{"eventSource":"aws:s3"...`).
 fn s3_objects(text: &str, at: &str) -> Result<Work, EnvelopeError> {
-    let event: S3Event = serde_json::from_str(text).map_err(|e| err(at, json_reason(&e)))?;
+    let event: S3Notification = serde_json::from_str(text).map_err(|e| err(at, json_reason(&e)))?;
     if event.records.len() > MAX_OBJECTS_PER_MESSAGE {
         return Err(err(
             at,

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
 use serde::Serialize;
-use trailguard_core::state::{Remembered, Sighting, Store, StoreError, WindowCount};
+use trailguard_core::state::{DeliveryClaim, Remembered, Sighting, Store, StoreError, WindowCount};
 use trailguard_core::Alert;
 use trailguard_io::config::InRequestRetry;
 use trailguard_io::digest::{DigestFolder, Outgoing};
@@ -41,6 +41,10 @@ pub const SEND_RETRY: InRequestRetry = InRequestRetry {
 /// Sends remembered per execution environment, so that a retried invocation does
 /// not send again what a sink already confirmed.
 const LEDGER_SIZE: usize = 10_000;
+/// A claimed send is held this long past the send timeout: long enough for the
+/// holder to settle it, short enough that a crashed holder's retry is not kept
+/// waiting long.
+const CLAIM_MARGIN: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What this execution environment has delivered: (sink, alert or digest id), the
 /// oldest forgotten first. A DynamoDB store will hold it for all environments.
@@ -99,7 +103,8 @@ pub struct Summary {
     pub suppressed: u64,
     /// Messages confirmed by sinks (alerts and digests).
     pub delivered: u64,
-    /// Sends left out because this environment had already delivered them.
+    /// Sends left out because they were already delivered, or are being sent, by this
+    /// environment or (with a shared state table) another.
     pub already_delivered: u64,
     pub objects_read: u64,
     /// Objects not read: `{"object", "reason"}`.
@@ -509,13 +514,19 @@ impl App {
             let Some((_, sink)) = self.sinks.iter().find(|(n, _)| *n == name) else {
                 continue;
             };
+            if !self.claim(&id, &name) {
+                summary.already_delivered += 1;
+                continue;
+            }
             let send = async {
                 match &out {
                     Outgoing::Single(a) => sink.send(a).await,
                     Outgoing::Digest(d) => sink.send_digest(d).await,
                 }
             };
-            match tokio::time::timeout(self.config.send_timeout, send).await {
+            let sent = tokio::time::timeout(self.config.send_timeout, send).await;
+            self.settle(&id, &name, matches!(sent, Ok(Ok(()))));
+            match sent {
                 Ok(Ok(())) => {
                     self.ledger().insert(&name, &id);
                     summary.delivered += 1;
@@ -531,6 +542,48 @@ impl App {
             Ok(())
         } else {
             Err(WorkError::Delivery(failures))
+        }
+    }
+
+    /// Claims the send in the shared store (DynamoDB: concurrent environments judging
+    /// the same events send each alert once). `false`: delivered, or being sent, by
+    /// someone else. A store that cannot answer does not hold the alert back: it is
+    /// sent (a duplicate is better than a lost alert) and the failure logged.
+    fn claim(&self, id: &str, sink: &str) -> bool {
+        let lease_ms = (self.config.send_timeout + CLAIM_MARGIN).as_millis() as i64;
+        let claim = self
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .claim_delivery(id, sink, now_ms(), lease_ms);
+        match claim {
+            Ok(DeliveryClaim::Claimed) => true,
+            Ok(DeliveryClaim::Delivered | DeliveryClaim::Sending) => false,
+            Err(e) => {
+                log::warn(&format!(
+                    "sink {sink}: alert {id}: cannot claim the send ({e}); sending anyway"
+                ));
+                true
+            }
+        }
+    }
+
+    /// Marks a claimed send delivered, or releases it for a retry.
+    fn settle(&self, id: &str, sink: &str, delivered: bool) {
+        let settled = self
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .settle_delivery(id, sink, delivered, now_ms());
+        if let Err(e) = settled {
+            log::warn(&format!(
+                "sink {sink}: alert {id}: cannot record the send ({e}); {}",
+                if delivered {
+                    "another environment may send it again"
+                } else {
+                    "it is sent again once its claim expires"
+                }
+            ));
         }
     }
 

@@ -78,7 +78,13 @@ fn main() -> ExitCode {
 /// Builds the app, or says why not: (Lambda `errorType`, message).
 async fn init(started: std::time::Instant) -> Result<App, (&'static str, String)> {
     let mut env: Env = std::env::vars().collect::<BTreeMap<_, _>>();
-    let source = secrets::default_secret_source().await;
+    let source = match secrets::default_secret_source(&env) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error(&e);
+            None
+        }
+    };
     secrets::resolve_secret_arns(&mut env, source.as_deref())
         .await
         .map_err(|e| ("trailguard.SecretError", e.to_string()))?;
@@ -88,13 +94,20 @@ async fn init(started: std::time::Instant) -> Result<App, (&'static str, String)
     for w in &config.warnings {
         log::warn(w);
     }
-    let objects = object_source(&config).await;
-    let state = state_store(&config).await;
-    let app =
-        App::new(config, objects, state).map_err(|e| ("trailguard.SinkError", e.to_string()))?;
+    let objects = object_source(&config).map_err(|e| ("trailguard.AwsError", e.to_string()))?;
+    let state = state_store(&config).map_err(|e| ("trailguard.AwsError", e.to_string()))?;
+    if config.state_table.is_none() {
+        log::warn(
+            "TRAILGUARD_STATE_TABLE is not set: stateful rules and delivery claims keep their \
+             state in this execution environment only (lost when it is recycled, not shared \
+             with concurrent ones)",
+        );
+    }
+    let app = App::new(config, Some(objects), state)
+        .map_err(|e| ("trailguard.SinkError", e.to_string()))?;
     let c = app.config();
     log::info(&format!(
-        "ready in {} ms: {} rules, min severity {}, sinks [{}], objects from {}",
+        "ready in {} ms: {} rules, min severity {}, sinks [{}], objects from {}, state in {}",
         started.elapsed().as_millis(),
         c.rules.len(),
         c.min_severity,
@@ -106,7 +119,11 @@ async fn init(started: std::time::Instant) -> Result<App, (&'static str, String)
             .join(", "),
         match &c.local_objects {
             Some(dir) => format!("local folder {}", dir.display()),
-            None => "nowhere (no S3 client in this build)".into(),
+            None => "S3".into(),
+        },
+        match &c.state_table {
+            Some(t) => format!("DynamoDB table {t}"),
+            None => "memory".into(),
         }
     ));
     Ok(app)

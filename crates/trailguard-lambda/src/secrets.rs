@@ -4,10 +4,8 @@
 //! a rotated secret is seen by new environments, or by all after any configuration
 //! change of the function).
 //!
-//! **Seam for `trailguard-aws`:** Secrets Manager is reached through
-//! [`SecretSource`]. This build has no AWS SDK, so [`default_secret_source`] returns
-//! `None` and a `*_SECRET_ARN` variable is an init error saying so; the SDK engineer
-//! returns a Secrets Manager implementation there.
+//! Secrets Manager is reached through [`SecretSource`] ([`crate::aws::SecretsManagerSource`]
+//! in the function; a fake in tests).
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -34,13 +32,24 @@ pub struct SecretError {
     pub reason: String,
 }
 
-/// The Secrets Manager client, once `trailguard-aws` provides one.
-///
-/// SEAM(trailguard-aws): return a Secrets Manager client built from the function's
-/// role (`aws_config::load_defaults`), e.g. `Some(Box::new(SecretsManagerSource::new(&sdk_config)))`.
-/// Async so that loading the SDK configuration fits here.
-pub async fn default_secret_source() -> Option<Box<dyn SecretSource>> {
-    None
+/// The Secrets Manager client of the function's role, made only when some variable
+/// names a secret (a function without any spends no init time on it), at
+/// `TRAILGUARD_AWS_ENDPOINT_URL` when set. `None` when it cannot be made: a
+/// `*_SECRET_ARN` variable is then an init error naming the variable and the reason.
+pub fn default_secret_source(
+    env: &BTreeMap<String, String>,
+) -> Result<Option<Box<dyn SecretSource>>, String> {
+    if !env.keys().any(|k| k.ends_with(ARN_SUFFIX)) {
+        return Ok(None);
+    }
+    let endpoint = env
+        .get("TRAILGUARD_AWS_ENDPOINT_URL")
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty());
+    let options = crate::aws::options(endpoint);
+    crate::aws::SecretsManagerSource::connect(&options)
+        .map(|s| Some(Box::new(s) as Box<dyn SecretSource>))
+        .map_err(|e| format!("Secrets Manager: {e}"))
 }
 
 /// Why a variable could not be resolved.
@@ -49,8 +58,7 @@ pub enum ResolveError {
     #[error("{var}: set together with {target}; give one of them")]
     Both { var: String, target: String },
     #[error(
-        "{var}: this build cannot read AWS Secrets Manager yet (no AWS SDK in \
-         trailguard-lambda); set {target} instead, or deploy a build with trailguard-aws"
+        "{var}: no Secrets Manager client (its setup failed, see the log); set {target} instead"
     )]
     NoSource { var: String, target: String },
     #[error("{var}: `{arn}` is not a Secrets Manager ARN (arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME)")]
@@ -180,9 +188,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            msg.starts_with(
-                "DISCORD_WEBHOOK_URL_SECRET_ARN: this build cannot read AWS Secrets Manager"
-            ),
+            msg.starts_with("DISCORD_WEBHOOK_URL_SECRET_ARN: no Secrets Manager client"),
             "{msg}"
         );
         assert!(msg.contains("set DISCORD_WEBHOOK_URL instead"), "{msg}");

@@ -409,9 +409,15 @@ fn init_errors_go_to_init_error_without_secrets() {
             "TRAILGUARD_MIN_SEVERITY: `urgent` is not a severity",
         ),
         (
-            vec![("DISCORD_WEBHOOK_URL_SECRET_ARN", arn.into())],
+            // No credentials anywhere (and no instance metadata to ask, nor any AWS
+            // endpoint: nothing leaves 127.0.0.1).
+            vec![
+                ("DISCORD_WEBHOOK_URL_SECRET_ARN", arn.into()),
+                ("AWS_EC2_METADATA_DISABLED", "true".into()),
+                ("TRAILGUARD_AWS_ENDPOINT_URL", "http://127.0.0.1:9".into()),
+            ],
             "trailguard.SecretError",
-            "DISCORD_WEBHOOK_URL_SECRET_ARN: this build cannot read AWS Secrets Manager yet",
+            "DISCORD_WEBHOOK_URL_SECRET_ARN: secret arn:aws:secretsmanager:",
         ),
         (
             vec![(

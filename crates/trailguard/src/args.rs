@@ -249,7 +249,16 @@ pub enum ListFormat {
 const WATCH_EXAMPLES: &str = "\
 How it runs:
   A folder is polled every --poll; a file is read once it has not changed for one poll
-  (so half-written files are never read), and again if it changes later. With `-`,
+  (so half-written files are never read), and again if it changes later.
+
+  sqs://HOST/ACCOUNT/QUEUE (or the queue's https:// URL) reads the S3 notifications of
+  a trail bucket from SQS, as the Lambda does (S3 event notifications, SNS in SQS,
+  CloudTrail's own SNS notice; s3:TestEvent is skipped), fetches each new log object
+  from S3 and reads it. A message is deleted only once its objects are read and their
+  alerts recorded (with --state, in the outbox: delivered even after a restart); a
+  message that fails comes back after the queue's visibility timeout, and the queue's
+  redrive policy (a dead-letter queue) stops one that never succeeds. Credentials:
+  the standard AWS chain, or --profile. With `-`,
   JSON Lines (CloudTrail records or EventBridge events) are read from standard input
   and matched as soon as the input pauses (2 ms), and at least every --batch. Each batch is judged against the
   same state, so stateful rules (first use of a key from a new address, bursts,
@@ -267,12 +276,15 @@ Examples:
   trailguard watch /var/log/cloudtrail --state /var/lib/trailguard/state.db --sink discord
   aws s3 sync s3://my-trail-bucket/AWSLogs ./AWSLogs   # in a loop elsewhere; then:
   trailguard watch ./AWSLogs --state state.db --metrics 127.0.0.1:9464
-  my-eventbridge-forwarder | trailguard watch - --sink slack --min-severity high";
+  my-eventbridge-forwarder | trailguard watch - --sink slack --min-severity high
+  trailguard watch sqs://sqs.us-east-1.amazonaws.com/111122223333/trail-notices \
+      --state state.db --sink discord";
 
 #[derive(Args, Debug)]
 pub struct WatchArgs {
-    /// Folder to follow, or - for JSON Lines on standard input.
-    #[arg(value_name = "DIR|-")]
+    /// Folder to follow, - for JSON Lines on standard input, or an SQS queue of S3
+    /// notifications (sqs://HOST/ACCOUNT/QUEUE).
+    #[arg(value_name = "DIR|-|sqs://QUEUE")]
     pub source: String,
     #[command(flatten)]
     pub rule_set: RulesArgs,
@@ -298,6 +310,15 @@ pub struct WatchArgs {
     /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9464), path /metrics.
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<String>,
+    /// With sqs://: the AWS profile (else the standard credential chain).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// With sqs://: the region, when the queue URL does not name one.
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// With sqs://: another endpoint for SQS and S3 (a VPC endpoint, an emulator).
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
     /// No summary lines on stderr (errors are still reported).
     #[arg(long, short)]
     pub quiet: bool,

@@ -28,7 +28,9 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
-use trailguard_core::state::{stored, Remembered, Sighting, Store, StoreError, WindowCount};
+use trailguard_core::state::{
+    stored, DeliveryClaim, Remembered, Sighting, Store, StoreError, WindowCount,
+};
 
 use crate::error::{classify, AwsError};
 use crate::AwsOptions;
@@ -66,7 +68,7 @@ impl DynamoOptions {
 
 /// The `Store` of the Lambda (and of any CLI run given a table).
 pub struct DynamoStore {
-    runtime: tokio::runtime::Runtime,
+    runtime: crate::OwnRuntime,
     db: Db,
 }
 
@@ -76,7 +78,7 @@ impl DynamoStore {
     /// role needs no `dynamodb:DescribeTable`.
     pub fn open(aws: &AwsOptions, options: DynamoOptions) -> Result<DynamoStore, AwsError> {
         let runtime = crate::runtime()?;
-        let config = runtime.block_on(crate::load_config(aws));
+        let config = crate::block_on(&runtime, crate::load_config(aws));
         let region = config.region().map(|r| r.to_string()).unwrap_or_default();
         let retry = RetryConfig::standard()
             .with_max_attempts(options.max_attempts.max(1))
@@ -101,7 +103,7 @@ impl DynamoStore {
     /// TTL on `expires_at`) and waits until it is active: for tests, and for users
     /// who run the CLI against a table of their own.
     pub fn create_table(&self) -> Result<(), AwsError> {
-        self.runtime.block_on(self.db.create_table())
+        crate::block_on(&self.runtime, self.db.create_table())
     }
 
     pub fn table(&self) -> &str {
@@ -419,6 +421,116 @@ impl Db {
     }
 }
 
+impl Db {
+    /// A conditional put takes the send (no item yet, or a `sending` item whose lease
+    /// ran out); when it fails, a consistent read says whether the send is done or
+    /// still held. An item that vanished in between (its TTL) is tried again.
+    async fn claim_delivery(
+        &self,
+        pk: &str,
+        sk: &str,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<DeliveryClaim, StoreError> {
+        self.retrying("claim a delivery", || async {
+            let r = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", s(pk))
+                .item("sk", s(sk))
+                .item("state", s(SENDING))
+                .item("lease_ms", n(now_ms.saturating_add(lease_ms)))
+                .item("expires_at", n(now_s() + ALERT_KEEP_S))
+                .condition_expression(
+                    "attribute_not_exists(pk) OR (#st = :sending AND #lease < :now)",
+                )
+                .expression_attribute_names("#st", "state")
+                .expression_attribute_names("#lease", "lease_ms")
+                .expression_attribute_values(":sending", s(SENDING))
+                .expression_attribute_values(":now", n(now_ms))
+                .send()
+                .await;
+            match r {
+                Ok(_) => Ok(Try::Done(DeliveryClaim::Claimed)),
+                Err(e) => {
+                    let e = classify(e, "dynamodb:PutItem");
+                    if !is_conflict(&e) {
+                        return Err(self.fail(e));
+                    }
+                    let Some(it) = self.get(pk, sk).await? else {
+                        return Ok(Try::Conflict);
+                    };
+                    match it.string("state")? {
+                        DELIVERED => Ok(Try::Done(DeliveryClaim::Delivered)),
+                        SENDING => Ok(Try::Done(DeliveryClaim::Sending)),
+                        _ => Err(it.malformed("state", "neither `sending` nor `delivered`")),
+                    }
+                }
+            }
+        })
+        .await
+    }
+
+    /// Delivered: the item says so for 30 days. Failed: the claim is deleted, unless
+    /// someone marked the send delivered meanwhile.
+    async fn settle_delivery(
+        &self,
+        pk: &str,
+        sk: &str,
+        delivered: bool,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        if delivered {
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", s(pk))
+                .item("sk", s(sk))
+                .item("state", s(DELIVERED))
+                .item("delivered_ms", n(now_ms))
+                .item("expires_at", n(now_s() + ALERT_KEEP_S))
+                .send()
+                .await
+                .map_err(|e| self.fail(classify(e, "dynamodb:PutItem")))?;
+            return Ok(());
+        }
+        let r = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .condition_expression("#st = :sending")
+            .expression_attribute_names("#st", "state")
+            .expression_attribute_values(":sending", s(SENDING))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let e = classify(e, "dynamodb:DeleteItem");
+                if is_conflict(&e) {
+                    Ok(())
+                } else {
+                    Err(self.fail(e))
+                }
+            }
+        }
+    }
+}
+
+const SENDING: &str = "sending";
+const DELIVERED: &str = "delivered";
+
+/// The item of one send: `ALERT#<alert id>`, `SINK#<sink>`.
+fn delivery_key(alert_id: &str, sink: &str) -> (String, String) {
+    (
+        format!("ALERT#{}", stored(alert_id)),
+        format!("SINK#{sink}"),
+    )
+}
+
 /// A short pause, doubling up to about 400 ms, with jitter so that two writers that
 /// collided do not collide again in step.
 fn backoff(attempt: u32) -> Duration {
@@ -450,8 +562,7 @@ impl Store for DynamoStore {
     ) -> Result<Sighting, StoreError> {
         check_scope(scope)?;
         let pk = item::pk("SEEN", scope, key);
-        self.runtime
-            .block_on(self.db.observe(&pk, &stored(value), at_ms))
+        crate::block_on(&self.runtime, self.db.observe(&pk, &stored(value), at_ms))
     }
 
     fn window_add(
@@ -465,8 +576,10 @@ impl Store for DynamoStore {
         check_scope(scope)?;
         let pk = item::pk("WIN", scope, key);
         let item = item.map(stored);
-        self.runtime
-            .block_on(self.db.window_add(&pk, at_ms, item.as_deref(), window_ms))
+        crate::block_on(
+            &self.runtime,
+            self.db.window_add(&pk, at_ms, item.as_deref(), window_ms),
+        )
     }
 
     fn remember(
@@ -478,7 +591,7 @@ impl Store for DynamoStore {
     ) -> Result<(), StoreError> {
         check_scope(scope)?;
         let pk = item::pk("FACT", scope, key);
-        self.runtime.block_on(self.db.remember(&pk, fact, ttl_ms))
+        crate::block_on(&self.runtime, self.db.remember(&pk, fact, ttl_ms))
     }
 
     fn recall(
@@ -489,11 +602,39 @@ impl Store for DynamoStore {
     ) -> Result<Option<Remembered>, StoreError> {
         check_scope(scope)?;
         let pk = item::pk("FACT", scope, key);
-        self.runtime.block_on(self.db.recall(&pk, now_ms))
+        crate::block_on(&self.runtime, self.db.recall(&pk, now_ms))
     }
 
     fn alert_seen(&mut self, alert_id: &str) -> Result<bool, StoreError> {
         let pk = format!("ALERT#{}", stored(alert_id));
-        self.runtime.block_on(self.db.alert_seen(&pk))
+        crate::block_on(&self.runtime, self.db.alert_seen(&pk))
+    }
+
+    fn claim_delivery(
+        &mut self,
+        alert_id: &str,
+        sink: &str,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<DeliveryClaim, StoreError> {
+        let (pk, sk) = delivery_key(alert_id, sink);
+        crate::block_on(
+            &self.runtime,
+            self.db.claim_delivery(&pk, &sk, now_ms, lease_ms),
+        )
+    }
+
+    fn settle_delivery(
+        &mut self,
+        alert_id: &str,
+        sink: &str,
+        delivered: bool,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let (pk, sk) = delivery_key(alert_id, sink);
+        crate::block_on(
+            &self.runtime,
+            self.db.settle_delivery(&pk, &sk, delivered, now_ms),
+        )
     }
 }

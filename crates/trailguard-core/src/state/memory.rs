@@ -13,8 +13,8 @@ use std::collections::VecDeque;
 use crate::{FastMap, FastSet};
 
 use super::{
-    stored, Remembered, Sighting, Store, StoreError, WindowCount, MAX_VALUES_PER_KEY,
-    MAX_WINDOW_EVENTS,
+    stored, DeliveryClaim, Remembered, Sighting, Store, StoreError, WindowCount,
+    MAX_VALUES_PER_KEY, MAX_WINDOW_EVENTS,
 };
 
 /// scope -> key -> state: looked up with borrowed strings, allocated only when new.
@@ -63,6 +63,8 @@ pub struct MemoryStore {
     windows: Scoped<Window>,
     facts: Scoped<(Remembered, i64)>,
     alerts: FastSet<String>,
+    /// (alert id, sink) to "delivered", or "sending until" (ms).
+    deliveries: FastMap<(String, String), Option<i64>>,
 }
 
 #[derive(Debug)]
@@ -173,6 +175,41 @@ impl Store for MemoryStore {
     fn alert_seen(&mut self, alert_id: &str) -> Result<bool, StoreError> {
         Ok(!self.alerts.insert(stored(alert_id).into_owned()))
     }
+
+    fn claim_delivery(
+        &mut self,
+        alert_id: &str,
+        sink: &str,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<DeliveryClaim, StoreError> {
+        let key = (stored(alert_id).into_owned(), sink.to_owned());
+        match self.deliveries.get(&key) {
+            Some(None) => Ok(DeliveryClaim::Delivered),
+            Some(Some(until)) if *until > now_ms => Ok(DeliveryClaim::Sending),
+            _ => {
+                self.deliveries
+                    .insert(key, Some(now_ms.saturating_add(lease_ms)));
+                Ok(DeliveryClaim::Claimed)
+            }
+        }
+    }
+
+    fn settle_delivery(
+        &mut self,
+        alert_id: &str,
+        sink: &str,
+        delivered: bool,
+        _now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let key = (stored(alert_id).into_owned(), sink.to_owned());
+        if delivered {
+            self.deliveries.insert(key, None);
+        } else if matches!(self.deliveries.get(&key), Some(Some(_))) {
+            self.deliveries.remove(&key);
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -182,6 +219,11 @@ mod tests {
     #[test]
     fn conformance() {
         crate::testing::store_conformance(&mut MemoryStore::new());
+    }
+
+    #[test]
+    fn delivery_claims() {
+        crate::testing::delivery_claims_conformance(&mut MemoryStore::new());
     }
 
     #[test]

@@ -77,6 +77,18 @@ pub struct Remembered {
     pub data: String,
 }
 
+/// What [`Store::claim_delivery`] found for one alert and one sink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryClaim {
+    /// The caller holds the send until `now + lease`: send, then settle.
+    Claimed,
+    /// Someone already confirmed this send: do not send again.
+    Delivered,
+    /// Another holder claimed it and its lease is still running: it sends, or, if it
+    /// fails, releases the claim and its own work is retried (SQS, EventBridge).
+    Sending,
+}
+
 /// What stateful rules remember. The judging pass calls [`Store::begin`], then the
 /// operations in event-time order, and the caller [`Store::commit`]s once the run has
 /// done its work (alerts written and delivered); see `docs/architecture.md`.
@@ -137,4 +149,34 @@ pub trait Store {
     /// Marks an alert id as reported; says whether it already was (deduplication
     /// across runs). A persistent store keeps ids for a bounded time (SQLite: 30 days).
     fn alert_seen(&mut self, alert_id: &str) -> Result<bool, StoreError>;
+
+    /// Claims the send of `alert_id` to `sink` for `lease_ms` (wall clock), so that
+    /// processes sharing the store (concurrent Lambda invocations judging the same
+    /// events twice: an at-least-once redelivery, a duplicate notification) send an
+    /// alert once. A claim whose lease ran out (its holder crashed) can be taken over.
+    ///
+    /// The default, for a store private to one process, claims nothing: every send is
+    /// the caller's, whose own ledger is the only one there is.
+    fn claim_delivery(
+        &mut self,
+        _alert_id: &str,
+        _sink: &str,
+        _now_ms: i64,
+        _lease_ms: i64,
+    ) -> Result<DeliveryClaim, StoreError> {
+        Ok(DeliveryClaim::Claimed)
+    }
+
+    /// Ends a claim of [`Store::claim_delivery`]: `delivered` marks the send done (kept
+    /// 30 days); otherwise the claim is released so that a retry, by this process or
+    /// another, sends it. Nothing is lost either way.
+    fn settle_delivery(
+        &mut self,
+        _alert_id: &str,
+        _sink: &str,
+        _delivered: bool,
+        _now_ms: i64,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
 }

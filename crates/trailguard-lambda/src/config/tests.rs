@@ -22,6 +22,14 @@ fn defaults_need_nothing() {
         .iter()
         .any(|w| w.starts_with("no sink configured")));
     assert!(c.log_alerts);
+    assert_eq!((c.state_table, c.aws_endpoint_url), (None, None));
+    let c = LambdaConfig::from_env(&env(&[
+        ("TRAILGUARD_STATE_TABLE", " trailguard-state "),
+        ("TRAILGUARD_AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+    ]))
+    .unwrap();
+    assert_eq!(c.state_table.as_deref(), Some("trailguard-state"));
+    assert_eq!(c.aws_endpoint_url.as_deref(), Some("http://127.0.0.1:5000"));
 }
 
 #[test]
@@ -109,6 +117,17 @@ fn bad_values_name_the_variable_and_never_a_secret() {
         (
             &[("TRAILGUARD_RULES_DIRS", "/nonexistent-rules")],
             "rules: cannot read rules folder /nonexistent-rules",
+        ),
+        (
+            &[("TRAILGUARD_AWS_ENDPOINT_URL", "localhost:5000")],
+            "TRAILGUARD_AWS_ENDPOINT_URL: not an http:// or https:// URL",
+        ),
+        (
+            &[(
+                "TRAILGUARD_AWS_ENDPOINT_URL",
+                &format!("http://me:{TOKEN}@127.0.0.1:5000"),
+            )],
+            "TRAILGUARD_AWS_ENDPOINT_URL: give http(s)://HOST[:PORT], with no user",
         ),
         (
             &[("TRAILGUARD_CONFIG", "/nonexistent/trailguard.toml")],

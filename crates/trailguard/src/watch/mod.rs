@@ -10,6 +10,7 @@ mod follow;
 mod incidents;
 mod metrics;
 mod sender;
+mod sqs;
 mod stdin;
 
 use std::collections::HashMap;
@@ -43,12 +44,15 @@ pub use follow::{DirFollower, Start};
 pub use incidents::OpenIncidents;
 pub use metrics::Metrics;
 use sender::Sender;
+use sqs::{Received, SqsSource};
 use stdin::LineBatcher;
 
 enum Source {
     /// The folder, how often to poll it, and whether to begin from every file in it.
     Folder(PathBuf, Duration, bool),
     Stdin(LineBatcher, Duration),
+    /// The queue, and how long one receive waits for a message.
+    Sqs(Box<SqsSource>, Duration),
 }
 
 struct WatchConfig {
@@ -98,8 +102,20 @@ impl WatchConfig {
         let routing = run_config(a.alerts.config.as_deref(), specs, a.quiet)?;
         let poll = interval("poll", &a.poll)?;
         let batch = interval("batch", &a.batch)?;
+        let remote = a.source.starts_with("sqs://") || a.source.starts_with("https://");
+        if !remote && (a.profile.is_some() || a.region.is_some() || a.endpoint_url.is_some()) {
+            bail!("--profile, --region and --endpoint-url go with an sqs:// source");
+        }
         let source = if a.source == "-" {
             Source::Stdin(LineBatcher::spawn(io::stdin()), batch)
+        } else if remote {
+            let aws = trailguard_aws::AwsOptions {
+                profile: a.profile.clone(),
+                region: a.region.clone(),
+                endpoint_url: a.endpoint_url.clone(),
+                credentials: None,
+            };
+            Source::Sqs(Box::new(SqsSource::connect(&a.source, &aws)?), poll)
         } else {
             let dir = PathBuf::from(&a.source);
             // Checked now, so that a typo fails before anything else starts.
@@ -135,6 +151,8 @@ impl WatchConfig {
 enum Batch {
     Files(Vec<(PathBuf, FileStamp)>),
     Bytes(Vec<u8>),
+    /// Objects and events from SQS, with the messages to delete once recorded.
+    Remote(Received),
     /// Nothing new: only time passed (digest windows may have closed).
     Tick,
 }
@@ -185,6 +203,7 @@ pub fn run(args: WatchArgs) -> Result<u8> {
             config.quiet,
         )?)
     };
+    let mut pending_first: Option<Received> = None;
     let (mut follower, source_wait) = match &config.source {
         Source::Folder(dir, poll, from_start) => {
             let start = match (&mut store, from_start) {
@@ -227,6 +246,23 @@ pub fn run(args: WatchArgs) -> Result<u8> {
             }
             (None, *wait)
         }
+        Source::Sqs(queue, wait) => {
+            // A queue that cannot be read (no such queue, no rights) fails now, not
+            // once per poll for ever.
+            let first = queue
+                .receive(Duration::ZERO)
+                .with_context(|| format!("cannot read {}", queue.url()))?;
+            if !config.quiet {
+                eprintln!(
+                    "trailguard: reading S3 notifications from {}; Ctrl-C stops",
+                    queue.url()
+                );
+            }
+            if !first.is_empty() {
+                pending_first = Some(first);
+            }
+            (None, *wait)
+        }
     };
     let mut running = Running {
         store,
@@ -259,6 +295,22 @@ pub fn run(args: WatchArgs) -> Result<u8> {
                     (Batch::Tick, batch.eof)
                 } else {
                     (Batch::Bytes(batch.bytes), batch.eof)
+                }
+            }
+            (None, Source::Sqs(queue, wait)) => {
+                let received = match pending_first.take() {
+                    Some(r) => Ok(r),
+                    None => queue.receive(*wait),
+                };
+                match received {
+                    Ok(r) if r.is_empty() => (Batch::Tick, false),
+                    Ok(r) => (Batch::Remote(r), false),
+                    Err(e) => {
+                        // The network, throttling: try again after a pause.
+                        eprintln!("warning: {}: {e:#}; trying again", queue.url());
+                        sleep_unless_stopped(*wait, &stop);
+                        (Batch::Tick, false)
+                    }
                 }
             }
             (None, Source::Folder(..)) => unreachable!("a folder always has a follower"),
@@ -331,7 +383,44 @@ fn process(config: &WatchConfig, batch: Batch, running: &mut Running) -> Result<
             })?;
             (Vec::new(), outcome)
         }
+        Batch::Remote(received) => {
+            let outcome = scan(config, running, |opts, _, on_event| {
+                let mut total = ReadSummary::default();
+                for (name, bytes) in &received.inputs {
+                    let one = read_bytes(name, bytes, opts, on_event);
+                    total.absorb(one, opts.max_errors);
+                }
+                total
+            })?;
+            let n = received.done.len();
+            finish(config, running, outcome, Vec::new())?;
+            // Recorded (and with --state, committed with the outbox): only now are
+            // the messages deleted.
+            if let Source::Sqs(queue, _) = &config.source {
+                queue.delete(&received.done);
+            }
+            if !config.quiet && (n > 0 || received.left > 0) {
+                eprintln!(
+                    "trailguard: {n} messages done, {} left on the queue, {} objects read, {} not log files",
+                    received.left,
+                    received.inputs.len(),
+                    received.skipped_objects
+                );
+            }
+            return Ok(());
+        }
     };
+    finish(config, running, outcome, files)
+}
+
+/// The rest of a batch once read: fold into the open incidents, then [`emit`].
+fn finish(
+    config: &WatchConfig,
+    running: &mut Running,
+    outcome: trailguard_io::scanner::Outcome,
+    files: Vec<(PathBuf, FileStamp)>,
+) -> Result<()> {
+    let now = now_ms();
     report_read_errors(&outcome.summary);
     count_read(&running.metrics, &outcome.summary);
     let watermark = running.newest.load(Ordering::Relaxed);
