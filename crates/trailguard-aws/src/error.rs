@@ -141,10 +141,7 @@ where
     R: Debug,
 {
     let code = e.code().map(str::to_string);
-    let message = e
-        .message()
-        .map(str::to_string)
-        .unwrap_or_else(|| chain(&e));
+    let message = e.message().map(str::to_string).unwrap_or_else(|| chain(&e));
     match code {
         Some(code) if DENIED.contains(&code.as_str()) => AwsError::AccessDenied {
             call,

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 #[path = "../../trailguard-io/tests/common/faulty.rs"]
 mod faulty;
+mod moto_support;
 
 fn example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/leaked-admin-key")
@@ -306,6 +307,99 @@ fn bad_arguments_are_refused_clearly() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--poll"));
+    let out = trailguard()
+        .args(["watch", "sqs://sqs.us-east-1.amazonaws.com/trail-notices"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("expected HOST/ACCOUNT/NAME"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = trailguard()
+        .args(["watch", "-", "--endpoint-url", "http://127.0.0.1:9"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("go with an sqs:// source"));
+}
+
+/// `watch sqs://` on the queue a trail bucket's S3 notifications land on (moto on
+/// 127.0.0.1): the objects are fetched and read, a digest is left out, S3's test event
+/// is skipped, and every message is deleted once its alerts are out.
+#[test]
+fn reads_s3_notifications_from_sqs_and_deletes_what_it_processed() {
+    let Some(moto) = moto_support::Moto::start(&[]) else {
+        return;
+    };
+    let log = "AWSLogs/418295730164/CloudTrail/us-east-1/2025/09/17/418295730164_CloudTrail_us-east-1_20250917T2318Z_T0yfKKhiCnOjf2Cd.json.gz";
+    let digest = "AWSLogs/418295730164/CloudTrail-Digest/us-east-1/2025/09/18/418295730164_CloudTrail-Digest_us-east-1_management-events_us-east-1_20250918T000917Z.json.gz";
+    let out = moto.python(
+        "trail_bucket.py",
+        &[
+            "trail",
+            "unused",
+            "--leave",
+            &format!("{log}={}", example().join(log).display()),
+            &format!("{digest}={}", example().join(digest).display()),
+        ],
+    );
+    let world: Value = serde_json::from_str(&out).unwrap();
+    let queue = world["queue_url"].as_str().unwrap().to_owned();
+    let mut child = Reaped(
+        trailguard()
+            .args(["watch", &queue, "--endpoint-url", &moto.endpoint])
+            .args(["--format", "jsonl", "--poll", "1s"])
+            .env("AWS_ACCESS_KEY_ID", "AKIATESTTESTTESTTEST")
+            .env(
+                "AWS_SECRET_ACCESS_KEY",
+                "wJalrXUtnFEMIsEcReTkEyTeStInG0123456789",
+            )
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = lines_of(child.stdout.take().unwrap());
+    let stderr = lines_of(child.stderr.take().unwrap());
+    let mut seen = Vec::new();
+    let mut notes = Vec::new();
+    wait_for(
+        &stderr,
+        "messages done",
+        Duration::from_secs(60),
+        &mut notes,
+    );
+    let first = wait_for(&stdout, "\"rule\"", Duration::from_secs(10), &mut seen);
+    let alert: Value = serde_json::from_str(&first).unwrap();
+    assert!(alert["rule"]["id"].is_string());
+    // Every message (the test event, both notices) is gone from the queue.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let depth: Value =
+            serde_json::from_str(&moto.python("queue_depth.py", &[queue.as_str()])).unwrap();
+        if depth["visible"] == 0 && depth["in_flight"] == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "left on the queue: {depth}; {notes:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let status = terminate(&mut child);
+    assert!(status.success());
+    while let Ok(line) = stderr.recv_timeout(Duration::from_secs(2)) {
+        notes.push(line);
+    }
+    let text = notes.join("\n");
+    assert!(text.contains("reading S3 notifications from"), "{text}");
+    assert!(text.contains("1 not log files"), "{text}");
+    assert!(!text.contains("wJalrXUtnFEMIsEcReTkEyTeStInG"), "{text}");
+    assert!(!seen.concat().contains("wJalrXUtnFEMIsEcReTkEyTeStInG"));
 }
 
 /// `watch --state` posting to a slow webhook, killed with SIGKILL in the middle of

@@ -102,7 +102,9 @@ impl WatchConfig {
         let routing = run_config(a.alerts.config.as_deref(), specs, a.quiet)?;
         let poll = interval("poll", &a.poll)?;
         let batch = interval("batch", &a.batch)?;
-        let remote = a.source.starts_with("sqs://") || a.source.starts_with("https://");
+        let remote = ["sqs://", "https://", "http://"]
+            .iter()
+            .any(|p| a.source.starts_with(p));
         if !remote && (a.profile.is_some() || a.region.is_some() || a.endpoint_url.is_some()) {
             bail!("--profile, --region and --endpoint-url go with an sqs:// source");
         }
