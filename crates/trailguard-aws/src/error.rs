@@ -4,7 +4,8 @@
 use std::error::Error;
 use std::fmt::Debug;
 
-use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use trailguard_core::remedy::AccountError;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
