@@ -327,13 +327,19 @@ fn bad_arguments_are_refused_clearly() {
 
 /// `watch sqs://` on the queue a trail bucket's S3 notifications land on (moto on
 /// 127.0.0.1): the objects are fetched and read, a digest is left out, S3's test event
-/// is skipped, and every message is deleted once its alerts are out.
+/// is skipped, and every message is deleted once its alerts are out, except the one of
+/// a corrupt object (kept on the queue for its dead-letter queue).
 #[test]
 fn reads_s3_notifications_from_sqs_and_deletes_what_it_processed() {
     let Some(moto) = moto_support::Moto::start(&[]) else {
         return;
     };
     let log = "AWSLogs/418295730164/CloudTrail/us-east-1/2025/09/17/418295730164_CloudTrail_us-east-1_20250917T2318Z_T0yfKKhiCnOjf2Cd.json.gz";
+    let broken_key = "AWSLogs/418295730164/CloudTrail/us-east-1/2025/09/17/broken.json.gz";
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.json.gz");
+    let whole = fs::read(example().join(log)).unwrap();
+    fs::write(&broken, &whole[..whole.len() / 3]).unwrap();
     let digest = "AWSLogs/418295730164/CloudTrail-Digest/us-east-1/2025/09/18/418295730164_CloudTrail-Digest_us-east-1_management-events_us-east-1_20250918T000917Z.json.gz";
     let out = moto.python(
         "trail_bucket.py",
@@ -343,6 +349,7 @@ fn reads_s3_notifications_from_sqs_and_deletes_what_it_processed() {
             "--leave",
             &format!("{log}={}", example().join(log).display()),
             &format!("{digest}={}", example().join(digest).display()),
+            &format!("{broken_key}={}", broken.display()),
         ],
     );
     let world: Value = serde_json::from_str(&out).unwrap();
@@ -376,12 +383,13 @@ fn reads_s3_notifications_from_sqs_and_deletes_what_it_processed() {
     let first = wait_for(&stdout, "\"rule\"", Duration::from_secs(10), &mut seen);
     let alert: Value = serde_json::from_str(&first).unwrap();
     assert!(alert["rule"]["id"].is_string());
-    // Every message (the test event, both notices) is gone from the queue.
+    // Every message (the test event, both notices) is gone from the queue, but the
+    // corrupt object's: hidden until its visibility timeout ends.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let depth: Value =
             serde_json::from_str(&moto.python("queue_depth.py", &[queue.as_str()])).unwrap();
-        if depth["visible"] == 0 && depth["in_flight"] == 0 {
+        if depth["visible"] == 0 && depth["in_flight"] == 1 {
             break;
         }
         assert!(
@@ -397,7 +405,13 @@ fn reads_s3_notifications_from_sqs_and_deletes_what_it_processed() {
     }
     let text = notes.join("\n");
     assert!(text.contains("reading S3 notifications from"), "{text}");
-    assert!(text.contains("1 not log files"), "{text}");
+    assert!(text.contains("1 objects not log files"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "s3://trail/{broken_key}: nothing could be read; message"
+        )),
+        "{text}"
+    );
     assert!(!text.contains("wJalrXUtnFEMIsEcReTkEyTeStInG"), "{text}");
     assert!(!seen.concat().contains("wJalrXUtnFEMIsEcReTkEyTeStInG"));
 }

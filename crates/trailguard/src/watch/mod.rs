@@ -385,26 +385,34 @@ fn process(config: &WatchConfig, batch: Batch, running: &mut Running) -> Result<
             })?;
             (Vec::new(), outcome)
         }
-        Batch::Remote(received) => {
+        Batch::Remote(mut received) => {
+            let mut unreadable = Vec::new();
             let outcome = scan(config, running, |opts, _, on_event| {
                 let mut total = ReadSummary::default();
-                for (name, bytes) in &received.inputs {
-                    let one = read_bytes(name, bytes, opts, on_event);
+                for (i, input) in received.inputs.iter().enumerate() {
+                    let one = read_bytes(&input.name, &input.bytes, opts, on_event);
+                    if one.nothing_read() {
+                        unreadable.push(i);
+                    }
                     total.absorb(one, opts.max_errors);
                 }
                 total
             })?;
-            let n = received.done.len();
+            for i in unreadable {
+                received.keep(i);
+            }
+            let delete = received.to_delete();
             finish(config, running, outcome, Vec::new())?;
             // Recorded (and with --state, committed with the outbox): only now are
             // the messages deleted.
             if let Source::Sqs(queue, _) = &config.source {
-                queue.delete(&received.done);
+                queue.delete(&delete);
             }
-            if !config.quiet && (n > 0 || received.left > 0) {
+            if !config.quiet && !received.is_empty() {
                 eprintln!(
-                    "trailguard: {n} messages done, {} left on the queue, {} objects read, {} not log files",
-                    received.left,
+                    "trailguard: {} messages done, {} left on the queue; {} inputs read, {} objects not log files",
+                    delete.len(),
+                    received.done.len() - delete.len() + received.left,
                     received.inputs.len(),
                     received.skipped_objects
                 );

@@ -24,22 +24,55 @@ pub struct SqsSource {
     objects: S3Objects,
 }
 
+/// What to read, and the index in [`Received::done`] of the message it came from.
+pub struct RemoteInput {
+    /// For messages: `s3://BUCKET/KEY`, or `sqs message ID`.
+    pub name: String,
+    pub bytes: Vec<u8>,
+    pub message: usize,
+}
+
 /// What one receive gave.
 #[derive(Default)]
 pub struct Received {
-    /// What to read: (name for messages, bytes as stored).
-    pub inputs: Vec<(String, Vec<u8>)>,
-    /// Messages done once the inputs are read and their alerts recorded.
+    pub inputs: Vec<RemoteInput>,
+    /// Messages done once their inputs are read and their alerts recorded (a message
+    /// with an input of which nothing could be read is kept: see [`Received::keep`]).
     pub done: Vec<SqsMessage>,
     /// Messages left on the queue (each reported on stderr).
     pub left: usize,
     /// Announced objects left out by name (digests, Insights, other files).
     pub skipped_objects: usize,
+    /// Indexes in `done` kept on the queue after all.
+    kept: Vec<usize>,
 }
 
 impl Received {
     pub fn is_empty(&self) -> bool {
         self.inputs.is_empty() && self.done.is_empty() && self.left == 0
+    }
+
+    /// Leaves the message of input `i` on the queue (nothing of it could be read: a
+    /// truncated or corrupt object, which the dead-letter queue keeps for a person).
+    pub fn keep(&mut self, i: usize) {
+        let m = self.inputs[i].message;
+        if let Some(message) = self.done.get(m) {
+            eprintln!(
+                "warning: {}: nothing could be read; message {} left on the queue (received {} times)",
+                self.inputs[i].name, message.id, message.receive_count
+            );
+            self.kept.push(m);
+        }
+    }
+
+    /// The messages to delete.
+    pub fn to_delete(&self) -> Vec<SqsMessage> {
+        self.done
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.kept.contains(i))
+            .map(|(_, m)| m.clone())
+            .collect()
     }
 }
 
@@ -81,19 +114,27 @@ impl SqsSource {
                 }
                 Ok(Work::Nothing(_)) => out.done.push(m),
                 Ok(Work::Event(text)) => {
-                    out.inputs
-                        .push((format!("sqs message {}", m.id), text.into_bytes()));
+                    out.inputs.push(RemoteInput {
+                        name: format!("sqs message {}", m.id),
+                        bytes: text.into_bytes(),
+                        message: out.done.len(),
+                    });
                     out.done.push(m);
                 }
                 Ok(Work::Objects(objects)) => {
                     let mut all_read = true;
+                    let first_input = out.inputs.len();
                     for o in objects {
                         if KeyKind::of(&o.key) != KeyKind::Log {
                             out.skipped_objects += 1;
                             continue;
                         }
                         match self.objects.fetch(&o.bucket, &o.key) {
-                            Ok(bytes) => out.inputs.push((o.to_string(), bytes)),
+                            Ok(bytes) => out.inputs.push(RemoteInput {
+                                name: o.to_string(),
+                                bytes,
+                                message: out.done.len(),
+                            }),
                             Err(e) => {
                                 eprintln!(
                                     "warning: {o}: {e}; message {} left on the queue (received {} times)",
@@ -106,6 +147,11 @@ impl SqsSource {
                     if all_read {
                         out.done.push(m);
                     } else {
+                        // Its objects that were fetched are read all the same (their
+                        // alerts are not held back); the message comes back for the rest.
+                        for input in &mut out.inputs[first_input..] {
+                            input.message = usize::MAX;
+                        }
                         out.left += 1;
                     }
                 }
