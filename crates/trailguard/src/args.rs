@@ -122,11 +122,15 @@ pub struct InvestigateArgs {
     /// Investigate every key and principal that used this source address.
     #[arg(long, value_name = "IP")]
     pub ip: Option<String>,
-    /// Files, folders, or - for standard input.
+    /// Files, folders, s3://BUCKET[/PREFIX], or - for standard input.
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<String>,
     #[command(flatten)]
     pub rule_set: RulesArgs,
+    #[command(flatten)]
+    pub s3: crate::sources::S3Args,
+    #[command(flatten)]
+    pub aws: crate::sources::AwsArgs,
     /// Only events at or after this time: RFC 3339 or an age (90m, 24h, 7d).
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
@@ -378,11 +382,15 @@ Exit codes:
 
 #[derive(Args, Debug)]
 pub struct DetectArgs {
-    /// Files, folders, or - for standard input.
+    /// Files, folders, s3://BUCKET[/PREFIX], or - for standard input.
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<String>,
     #[command(flatten)]
     pub rule_set: RulesArgs,
+    #[command(flatten)]
+    pub s3: crate::sources::S3Args,
+    #[command(flatten)]
+    pub aws: crate::sources::AwsArgs,
     /// Only events at or after this time: RFC 3339 (2024-05-01T00:00:00Z) or an age (90m, 24h, 7d).
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,

@@ -21,6 +21,7 @@ mod scan_args;
 mod scan_cmd;
 mod simulate;
 mod sinks;
+mod sources;
 mod time_arg;
 mod watch;
 

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use crate::args::RulesArgs;
+use crate::sources::{AwsArgs, S3Args};
 
 pub const RESPOND_HELP: &str = "\
 respond investigates the leaked key (like `investigate`), then prints a remediation
@@ -52,8 +53,8 @@ pub struct RespondArgs {
     /// The leaked access key id (AKIA...).
     #[arg(long, value_name = "KEY")]
     pub access_key: String,
-    /// CloudTrail files or folders (or - for standard input) to investigate. Without
-    /// any, the plan covers the key alone.
+    /// CloudTrail files or folders, s3://BUCKET[/PREFIX] (or - for standard input) to
+    /// investigate. Without any, the plan covers the key alone.
     #[arg(value_name = "PATH")]
     pub paths: Vec<String>,
     #[command(flatten)]
@@ -95,15 +96,10 @@ pub struct RespondArgs {
     /// Read [respond] protect and break_glass from this config file.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// The AWS profile to use (else the standard credential chain).
-    #[arg(long, value_name = "NAME")]
-    pub profile: Option<String>,
-    /// The region for regional calls that carry none (IAM is global).
-    #[arg(long, value_name = "REGION")]
-    pub region: Option<String>,
-    /// Send every AWS call to this endpoint (an emulator such as moto, for testing).
-    #[arg(long, value_name = "URL")]
-    pub endpoint_url: Option<String>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[command(flatten)]
+    pub s3: S3Args,
     /// Append the audit log (JSON Lines) to this file [default:
     /// trailguard-audit.jsonl in the current folder].
     #[arg(long, value_name = "FILE")]
