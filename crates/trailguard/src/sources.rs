@@ -33,6 +33,10 @@ pub struct S3Args {
     /// With s3:// inputs: objects downloaded at once (each held in memory while read).
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub s3_downloads: usize,
+    /// With s3:// inputs: objects larger than this (as stored) are refused and
+    /// reported [default: 64 MiB].
+    #[arg(long, value_name = "BYTES", hide = true)]
+    pub s3_max_object_bytes: Option<u64>,
 }
 
 /// How AWS is reached: the standard credential chain, or these.
@@ -69,6 +73,7 @@ pub struct Sources {
     pub filter: LayoutFilter,
     pub aws: AwsOptions,
     pub downloads: usize,
+    pub max_object_bytes: u64,
     pub quiet: bool,
 }
 
@@ -110,6 +115,7 @@ impl Sources {
             filter: LayoutFilter::default(),
             aws: AwsOptions::default(),
             downloads: 1,
+            max_object_bytes: MAX_OBJECT_BYTES,
             quiet: true,
         }
     }
@@ -161,6 +167,7 @@ impl Sources {
             },
             aws: aws.options(),
             downloads: s3.s3_downloads,
+            max_object_bytes: s3.s3_max_object_bytes.unwrap_or(MAX_OBJECT_BYTES),
             quiet,
         })
     }
@@ -201,7 +208,7 @@ impl Sources {
             }
         };
         let objects = self.list(&s3, progress, &mut summary);
-        let fetch = ParallelFetch::new(s3, &self.aws, MAX_OBJECT_BYTES);
+        let fetch = ParallelFetch::new(s3, &self.aws, self.max_object_bytes);
         let read = read_objects(
             &objects,
             self.downloads,
@@ -241,10 +248,11 @@ impl Sources {
             if !self.quiet {
                 let bytes: u64 = planned.objects.iter().map(|o| o.size).sum();
                 eprintln!(
-                    "trailguard: {url}: {} objects to read ({}), {} listing calls",
+                    "trailguard: {url}: {} objects to read ({}), {} listing {}",
                     planned.objects.len(),
                     human_bytes(bytes),
-                    planned.list_calls
+                    planned.list_calls,
+                    if planned.list_calls == 1 { "call" } else { "calls" }
                 );
             }
             objects.extend(planned.objects.into_iter().map(|o| RemoteObject {
@@ -285,6 +293,7 @@ mod tests {
             accounts: accounts.iter().map(|a| a.to_string()).collect(),
             regions: regions.iter().map(|r| r.to_string()).collect(),
             s3_downloads: 8,
+            s3_max_object_bytes: None,
         }
     }
 
