@@ -26,8 +26,8 @@ use trailguard_core::remedy::{Account, AccountError, Action, Caller, StepState};
 pub use dynamo::{DynamoOptions, DynamoStore};
 pub use error::AwsError;
 pub use s3::{
-    BucketLister, ParallelFetch, S3Objects, DEFAULT_MAX_OBJECT_BYTES as S3_DEFAULT_MAX_OBJECT_BYTES,
-    MAX_ATTEMPTS as S3_MAX_ATTEMPTS,
+    BucketLister, ParallelFetch, S3Objects,
+    DEFAULT_MAX_OBJECT_BYTES as S3_DEFAULT_MAX_OBJECT_BYTES, MAX_ATTEMPTS as S3_MAX_ATTEMPTS,
 };
 pub use secrets::SecretsManagerSecrets;
 pub use verify::{Verdict, Verifier};

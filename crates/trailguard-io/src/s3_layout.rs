@@ -198,7 +198,10 @@ impl Walk<'_> {
     fn objects(&mut self, prefix: &str) {
         self.out.list_calls += 1;
         match self.lister.objects(prefix) {
-            Ok(o) => self.out.objects.extend(o.into_iter().filter(|o| is_log(&o.key))),
+            Ok(o) => self
+                .out
+                .objects
+                .extend(o.into_iter().filter(|o| is_log(&o.key))),
             Err(e) => self.out.errors.push((prefix.to_string(), e)),
         }
     }

@@ -98,8 +98,14 @@ Formats: table (default on a terminal), json (default otherwise), md (a ticket),
 to --out FILE, or stdout). An HTML page opened as report.html#q=RunInstances starts
 filtered.
 
+Input: files, folders, - (standard input), and s3://BUCKET[/PREFIX] as for `detect`
+(see `trailguard detect --help`): --accounts, --regions and --since/--until narrow
+what is listed, --profile, --region and --endpoint-url reach AWS.
+
 Examples:
   trailguard investigate --access-key AKIAWCZC6J72ODEC6IFU ./AWSLogs/
+  trailguard investigate --access-key AKIA... s3://org-trail/AWSLogs/o-abc123xyz \\
+      --accounts 111122223333 --regions eu-west-1 --since 2025-09-17T00:00:00Z --until 2025-09-18T00:00:00Z
   trailguard investigate --access-key AKIA... ./AWSLogs --format html --out incident.html
   trailguard investigate --ip 198.51.100.73 ./AWSLogs --format json | jq '.access_keys'
   trailguard investigate --principal arn:aws:iam::123456789012:user/ci ./logs --since 7d
@@ -314,8 +320,27 @@ Inputs (the format is detected from the content, not the name):
   records or EventBridge events, a single EventBridge event, a JSON array of records,
   `aws cloudtrail lookup-events` output, or - for standard input.
 
+S3 (s3://BUCKET[/PREFIX], beside or instead of paths):
+  The CloudTrail layout is walked, not the whole bucket: [PREFIX/]AWSLogs/[o-ORGID/]
+  ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/. --accounts and --regions pick folders, and
+  --since/--until become day folders (to an hour past --until: CloudTrail delivers
+  late), so one day of one region of one account is one listing. The URL may point
+  anywhere in the layout (a bucket, a prefix above AWSLogs/, an organization, an
+  account, a region, a day) or at one object; a prefix with no AWSLogs/ under it is
+  listed whole. Digest and Insights files are never read. Objects are downloaded
+  --s3-downloads at a time (8; each held in memory while it is read, at most 64 MiB as
+  stored) and read as they arrive; throttling, 5xx and dropped connections are retried
+  (3 attempts). An object or folder that still fails is named on stderr and the rest is
+  read (exit 0, as for unreadable files). Credentials come from the standard chain
+  (environment, --profile, SSO, instance or container role); --endpoint-url for a VPC
+  endpoint or an emulator. The caller needs s3:ListBucket and s3:GetObject.
+
 Examples:
   trailguard detect ./AWSLogs/
+  # an organization trail: one account, one region, one day
+  trailguard detect s3://org-trail/AWSLogs/o-abc123xyz --accounts 111122223333 \\
+      --regions eu-west-1 --since 2025-09-17T00:00:00Z --until 2025-09-18T00:00:00Z
+  trailguard detect --profile ir --since 24h s3://my-trail-bucket   # every account and region
   trailguard detect --since 24h --min-severity high ./AWSLogs/111122223333/
   aws cloudtrail lookup-events --max-results 50 | trailguard detect -
   trailguard detect --format jsonl ./logs > alerts.jsonl

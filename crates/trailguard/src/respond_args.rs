@@ -42,8 +42,14 @@ Exit codes: 0 the plan was shown, or every step is done or was declined;
 because one it depends on did not succeed; 2 bad usage, no input could be read, or
 the AWS identity could not be read (nothing was changed).
 
+The logs may be files, folders or s3://BUCKET[/PREFIX] as for `detect` (see
+`trailguard detect --help`: --accounts, --regions, --since/--until narrow the
+listing); the same --profile, --region and --endpoint-url reach both S3 and the
+account.
+
 Examples:
   trailguard respond --access-key AKIAWCZC6J72ODEC6IFU examples/leaked-admin-key/AWSLogs
+  trailguard respond --access-key AKIA... s3://org-trail/AWSLogs/o-abc123xyz --accounts 111122223333 --since 7d
   trailguard respond --access-key AKIA... ./logs --format md --out plan.md
   trailguard respond --access-key AKIA... ./logs --execute --profile ir
   trailguard respond --access-key AKIA... ./logs --execute --yes --protect arn:aws:iam::123456789012:user/ci";

@@ -12,7 +12,9 @@ use anyhow::{bail, Result};
 use clap::Args;
 use trailguard_aws::{AwsOptions, ParallelFetch, S3Objects};
 use trailguard_core::Event;
-use trailguard_io::reader::{read_events, read_objects, Input, ReadOptions, ReadSummary, RemoteObject};
+use trailguard_io::reader::{
+    read_events, read_objects, Input, ReadOptions, ReadSummary, RemoteObject,
+};
 use trailguard_io::s3_layout::{plan_listing, LayoutFilter, S3Url};
 
 use crate::progress::BarProgress;
@@ -187,7 +189,11 @@ impl Sources {
 
     /// Reads every input: local ones first (in parallel), then the objects of every
     /// `s3://` input, listed first, fetched `downloads` at a time.
-    pub fn read(&self, progress: &BarProgress, on_event: &(dyn Fn(&Event<'_>) + Sync)) -> ReadSummary {
+    pub fn read(
+        &self,
+        progress: &BarProgress,
+        on_event: &(dyn Fn(&Event<'_>) + Sync),
+    ) -> ReadSummary {
         let opts = ReadOptions::default();
         let mut summary = if self.local.is_empty() {
             ReadSummary::default()
@@ -229,7 +235,12 @@ impl Sources {
 
     /// The objects to read, every input listed along the layout; what cannot be
     /// listed goes into `summary`. One line per input on stderr unless quiet.
-    fn list(&self, s3: &S3Objects, progress: &BarProgress, summary: &mut ReadSummary) -> Vec<RemoteObject> {
+    fn list(
+        &self,
+        s3: &S3Objects,
+        progress: &BarProgress,
+        summary: &mut ReadSummary,
+    ) -> Vec<RemoteObject> {
         let max = ReadOptions::default().max_errors;
         let mut objects = Vec::new();
         for url in &self.s3 {
@@ -252,7 +263,11 @@ impl Sources {
                     planned.objects.len(),
                     human_bytes(bytes),
                     planned.list_calls,
-                    if planned.list_calls == 1 { "call" } else { "calls" }
+                    if planned.list_calls == 1 {
+                        "call"
+                    } else {
+                        "calls"
+                    }
                 );
             }
             objects.extend(planned.objects.into_iter().map(|o| RemoteObject {
@@ -300,7 +315,13 @@ mod tests {
     #[test]
     fn accounts_are_twelve_digits() {
         assert_eq!(check_account("111122223333").unwrap(), "111122223333");
-        for bad in ["11112222333", "1111222233334", "11112222333a", "", "o-abc123"] {
+        for bad in [
+            "11112222333",
+            "1111222233334",
+            "11112222333a",
+            "",
+            "o-abc123",
+        ] {
             let e = check_account(bad).unwrap_err().to_string();
             assert!(e.contains("12 digits"), "{bad}: {e}");
         }
@@ -308,23 +329,47 @@ mod tests {
 
     #[test]
     fn regions_look_like_regions() {
-        for good in ["us-east-1", "eu-central-2", "us-gov-west-1", "cn-north-1", "ap-southeast-4", "us-isob-east-1"] {
+        for good in [
+            "us-east-1",
+            "eu-central-2",
+            "us-gov-west-1",
+            "cn-north-1",
+            "ap-southeast-4",
+            "us-isob-east-1",
+        ] {
             assert_eq!(check_region(good).unwrap(), good);
         }
-        for bad in ["US-EAST-1", "us-east", "useast1", "us-east-1/", "us--1", "us-east-123", "../x", "", "us-east-1a"] {
+        for bad in [
+            "US-EAST-1",
+            "us-east",
+            "useast1",
+            "us-east-1/",
+            "us--1",
+            "us-east-123",
+            "../x",
+            "",
+            "us-east-1a",
+        ] {
             assert!(check_region(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn inputs_are_split_into_paths_and_urls() {
-        let s = parse(&["./logs", "s3://trail/org/AWSLogs", "-"], s3(&["111122223333"], &["eu-west-1"])).unwrap();
+        let s = parse(
+            &["./logs", "s3://trail/org/AWSLogs", "-"],
+            s3(&["111122223333"], &["eu-west-1"]),
+        )
+        .unwrap();
         assert_eq!(s.local, [Input::Path("./logs".into()), Input::Stdin]);
         assert_eq!(s.s3.len(), 1);
         assert_eq!(s.s3[0].bucket, "trail");
         assert_eq!(s.filter.accounts, ["111122223333"]);
         assert_eq!(s.filter.regions, ["eu-west-1"]);
-        assert_eq!(s.names(), ["./logs", "standard input", "s3://trail/org/AWSLogs"]);
+        assert_eq!(
+            s.names(),
+            ["./logs", "standard input", "s3://trail/org/AWSLogs"]
+        );
     }
 
     #[test]
@@ -333,12 +378,19 @@ mod tests {
             (vec!["s3://Bad_Bucket/x"], s3(&[], &[]), "bucket name"),
             (vec!["s3:/trail/x"], s3(&[], &[]), "not an s3:// URL"),
             (vec!["s3://ab"], s3(&[], &[]), "3 to 63"),
-            (vec!["./logs"], s3(&["111122223333"], &[]), "give one (s3://"),
+            (
+                vec!["./logs"],
+                s3(&["111122223333"], &[]),
+                "give one (s3://",
+            ),
             (vec!["s3://trail"], s3(&["1234"], &[]), "12 digits"),
             (vec!["s3://trail"], s3(&[], &["moon-1"]), "region name"),
             (vec!["-", "-"], s3(&[], &[]), "only once"),
         ] {
-            let e = parse(&paths, args).err().map(|e| e.to_string()).unwrap_or_default();
+            let e = parse(&paths, args)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(e.contains(want), "{paths:?}: {e}");
         }
         let zero = S3Args {
@@ -350,7 +402,10 @@ mod tests {
 
     #[test]
     fn object_names_split_into_bucket_and_key() {
-        assert_eq!(split_name("s3://trail/a/b.json.gz"), ("trail", "a/b.json.gz"));
+        assert_eq!(
+            split_name("s3://trail/a/b.json.gz"),
+            ("trail", "a/b.json.gz")
+        );
         assert_eq!(human_bytes(1_500_000), "1.5 MB");
     }
 }

@@ -233,12 +233,16 @@ fn broken_and_oversized_objects_are_named_and_the_rest_is_read() {
     trail(&moto, false);
     let day = format!("org/AWSLogs/o-abc123xyz/{ACCOUNT}/CloudTrail/us-east-1/2025/09/17");
     let good = std::fs::read(
-        std::fs::read_dir(example().join(ACCOUNT).join("CloudTrail/us-east-1/2025/09/17"))
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path(),
+        std::fs::read_dir(
+            example()
+                .join(ACCOUNT)
+                .join("CloudTrail/us-east-1/2025/09/17"),
+        )
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path(),
     )
     .unwrap();
     let cut = format!("{day}/{ACCOUNT}_CloudTrail_us-east-1_20250917T2359Z_truncated.json.gz");
@@ -256,7 +260,11 @@ fn broken_and_oversized_objects_are_named_and_the_rest_is_read() {
             "s3://org-trail/org",
         ],
     );
-    assert_eq!(run.code, 0, "read errors are reported, not fatal: {}", run.stderr);
+    assert_eq!(
+        run.code, 0,
+        "read errors are reported, not fatal: {}",
+        run.stderr
+    );
     let warning = |name: &str| {
         let lines: Vec<&str> = run
             .stderr
@@ -326,7 +334,10 @@ fn investigate_and_respond_read_s3_too() {
     };
     let disk_args = args(example().to_str().unwrap());
     let s3_args = args("s3://org-trail/org");
-    let disk = trailguard(None, &disk_args.iter().map(String::as_str).collect::<Vec<_>>());
+    let disk = trailguard(
+        None,
+        &disk_args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
     let s3 = trailguard(
         Some(&moto),
         &s3_args.iter().map(String::as_str).collect::<Vec<_>>(),

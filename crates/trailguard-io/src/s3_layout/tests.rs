@@ -257,7 +257,10 @@ fn a_bucket_that_cannot_be_listed_is_one_error() {
         &mut b,
     );
     assert_eq!(p.errors.len(), 1);
-    assert!(b.object_calls.is_empty(), "no second listing after the error");
+    assert!(
+        b.object_calls.is_empty(),
+        "no second listing after the error"
+    );
 }
 
 #[test]
