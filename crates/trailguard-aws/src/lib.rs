@@ -38,7 +38,10 @@ pub use account::AwsAccount;
 pub use dynamo::{DynamoOptions, DynamoStore};
 pub use error::AwsError;
 #[cfg(feature = "objects")]
-pub use s3::S3Objects;
+pub use s3::{
+    BucketLister, ParallelFetch, S3Objects,
+    DEFAULT_MAX_OBJECT_BYTES as S3_DEFAULT_MAX_OBJECT_BYTES, MAX_ATTEMPTS as S3_MAX_ATTEMPTS,
+};
 #[cfg(feature = "secrets")]
 pub use secrets::SecretsManagerSecrets;
 #[cfg(feature = "queue")]
@@ -67,15 +70,20 @@ pub struct AwsOptions {
     pub credentials: Option<Credentials>,
 }
 
-/// The runtime every client of this crate blocks on: one per process, with one worker
-/// thread that drives the shared HTTP client's connections (so a connection opened
-/// for one client serves another, whichever thread calls), made on first use.
+/// The runtime every client of this crate blocks on: one per process, made on first
+/// use, whose workers drive the shared HTTP client's connections (so a connection
+/// opened for one client serves another, whichever thread calls). Up to four: parallel
+/// downloads decode their bodies there.
 pub(crate) fn runtime() -> Result<OwnRuntime, AwsError> {
     static RUNTIME: std::sync::OnceLock<Result<tokio::runtime::Runtime, String>> =
         std::sync::OnceLock::new();
     let made = RUNTIME.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
+            .worker_threads(
+                std::thread::available_parallelism()
+                    .map_or(1, |n| n.get())
+                    .min(4),
+            )
             .thread_name("trailguard-aws")
             .enable_all()
             .build()

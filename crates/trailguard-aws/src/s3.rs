@@ -10,11 +10,34 @@
 //! A role without `s3:ListBucket` on the bucket (the Lambda's, which only reads the
 //! objects it is told about) gets `AccessDenied`, not `NoSuchKey`, for a key that does
 //! not exist: S3 will not say whether it exists. Both errors name the object.
+//!
+//! **Retries.** Every call goes through the SDK's standard retry mode, set explicitly
+//! here: at most [`MAX_ATTEMPTS`] attempts with exponential backoff and jitter for
+//! transient errors (throttling such as `SlowDown` and 503, other 5xx, timeouts,
+//! connection errors and resets before the answer). A connection lost while the body
+//! of an object is arriving happens after the SDK has handed the answer over, so
+//! [`S3Objects::fetch_limited`] asks again itself (the same number of attempts).
+//! What still fails is an error naming the `s3://` object or prefix; the CLI reports
+//! it and reads the rest.
+//!
+//! **Listing.** [`S3Objects::folders`] is `ListObjectsV2` with `Delimiter=/` (the
+//! common prefixes), [`S3Objects::list`] lists keys; both go through every page.
+//! [`BucketLister`] is the two as a `trailguard_io::s3_layout::Lister`, which walks
+//! the CloudTrail layout without listing the whole bucket. [`ParallelFetch`] fetches
+//! from many threads at once.
 
+use std::sync::Mutex;
+
+use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::Client;
+use trailguard_io::s3_layout::{Lister, S3Object};
 
 use crate::error::{classify, AwsError};
 use crate::AwsOptions;
+
+/// Attempts per call (the first and two retries): the SDK's standard mode default,
+/// made explicit so that it does not change with the SDK's behaviour version.
+pub const MAX_ATTEMPTS: u32 = 3;
 
 /// CloudTrail writes a log object every 5 minutes per region and account; even busy
 /// accounts stay within a few MB gzipped. 64 MB leaves room and still fits a Lambda.
@@ -35,6 +58,9 @@ impl std::fmt::Debug for S3Objects {
     }
 }
 
+/// How a connection lost while an object's body arrives is told apart (and retried).
+const BODY_LOST: &str = "reading the body";
+
 fn url(bucket: &str, key: &str) -> String {
     format!("s3://{bucket}/{key}")
 }
@@ -46,6 +72,7 @@ impl S3Objects {
         let config = crate::block_on(&runtime, crate::load_config(options));
         let conf = aws_sdk_s3::config::Builder::from(&config)
             .force_path_style(options.endpoint_url.is_some())
+            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
             .build();
         Ok(S3Objects {
             runtime,
@@ -80,6 +107,19 @@ impl S3Objects {
         key: &str,
         max_bytes: u64,
     ) -> Result<Vec<u8>, AwsError> {
+        let mut attempt = 1;
+        loop {
+            let got = self.fetch_once(bucket, key, max_bytes);
+            let body_lost = matches!(&got, Err(AwsError::Transport { message, .. }) if message.contains(BODY_LOST));
+            if !body_lost || attempt >= MAX_ATTEMPTS {
+                return got;
+            }
+            attempt += 1;
+            std::thread::sleep(std::time::Duration::from_millis(100 << attempt));
+        }
+    }
+
+    fn fetch_once(&self, bucket: &str, key: &str, max_bytes: u64) -> Result<Vec<u8>, AwsError> {
         crate::block_on(&self.runtime, async {
             let what = url(bucket, key);
             let out = self
@@ -103,7 +143,7 @@ impl S3Objects {
             while let Some(chunk) = body.next().await {
                 let chunk = chunk.map_err(|e| AwsError::Transport {
                     call: "s3:GetObject",
-                    message: format!("{what}: reading the body: {e}"),
+                    message: format!("{what}: {BODY_LOST}: {e}"),
                 })?;
                 if (bytes.len() + chunk.len()) as u64 > max_bytes {
                     return Err(AwsError::TooLarge {
@@ -143,5 +183,112 @@ impl S3Objects {
             }
             Ok(keys)
         })
+    }
+
+    /// The folders right under `prefix` (`ListObjectsV2` with `Delimiter=/`: the
+    /// common prefixes, each ending in `/`), page after page, in S3's order.
+    pub fn folders(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, AwsError> {
+        crate::block_on(&self.runtime, async {
+            let what = url(bucket, prefix);
+            let mut pages = self
+                .client
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .delimiter("/")
+                .max_keys(self.page_size)
+                .into_paginator()
+                .send();
+            let mut folders = Vec::new();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| classify(e, "s3:ListObjectsV2").about(&what))?;
+                folders.extend(
+                    page.common_prefixes()
+                        .iter()
+                        .filter_map(|p| p.prefix().map(str::to_string)),
+                );
+            }
+            Ok(folders)
+        })
+    }
+
+    /// This client as a [`Lister`] of `bucket`.
+    pub fn lister<'a>(&'a self, bucket: &str) -> BucketLister<'a> {
+        BucketLister {
+            s3: self,
+            bucket: bucket.to_string(),
+        }
+    }
+}
+
+/// One bucket, listed for `trailguard_io::s3_layout::plan_listing`. Errors are the
+/// [`AwsError`]'s text: the call, AWS's code, and the `s3://` URL listed.
+#[derive(Debug)]
+pub struct BucketLister<'a> {
+    s3: &'a S3Objects,
+    bucket: String,
+}
+
+impl Lister for BucketLister<'_> {
+    fn folders(&mut self, prefix: &str) -> Result<Vec<String>, String> {
+        self.s3
+            .folders(&self.bucket, prefix)
+            .map_err(|e| e.to_string())
+    }
+
+    fn objects(&mut self, prefix: &str) -> Result<Vec<S3Object>, String> {
+        let keys = self
+            .s3
+            .list(&self.bucket, prefix)
+            .map_err(|e| e.to_string())?;
+        Ok(keys
+            .into_iter()
+            .map(|(key, size)| S3Object { key, size })
+            .collect())
+    }
+}
+
+/// Fetches objects from many threads at once: a client per fetch in flight, made as
+/// threads need them and reused (clients are cheap: they share the process's runtime
+/// and HTTP connections).
+pub struct ParallelFetch {
+    options: AwsOptions,
+    max_bytes: u64,
+    idle: Mutex<Vec<S3Objects>>,
+}
+
+impl std::fmt::Debug for ParallelFetch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParallelFetch")
+            .field("max_bytes", &self.max_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ParallelFetch {
+    /// `first` is reused (the client that listed the bucket); others are made with
+    /// `options`. Objects over `max_bytes` are refused.
+    pub fn new(first: S3Objects, options: &AwsOptions, max_bytes: u64) -> ParallelFetch {
+        ParallelFetch {
+            options: options.clone(),
+            max_bytes,
+            idle: Mutex::new(vec![first]),
+        }
+    }
+
+    /// The object's bytes (see [`S3Objects::fetch_limited`]); callable from any
+    /// number of threads.
+    pub fn fetch(&self, bucket: &str, key: &str) -> Result<Vec<u8>, AwsError> {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let client = match idle {
+            Some(c) => c,
+            None => S3Objects::connect(&self.options)?,
+        };
+        let got = client.fetch_limited(bucket, key, self.max_bytes);
+        self.idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(client);
+        got
     }
 }

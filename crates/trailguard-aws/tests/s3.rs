@@ -152,3 +152,55 @@ fn an_object_over_the_limit_is_refused() {
         body
     );
 }
+
+#[test]
+fn folders_are_the_common_prefixes_page_after_page() {
+    let Some(moto) = Moto::start(&[]) else { return };
+    bucket(&moto, 2);
+    let s3 = objects(&moto).with_page_size(1);
+    let account = "o-abc123/AWSLogs/111122223333/";
+    assert_eq!(
+        s3.folders(BUCKET, account).unwrap(),
+        [
+            format!("{account}CloudTrail-Digest/"),
+            format!("{account}CloudTrail/")
+        ]
+    );
+    assert_eq!(s3.folders(BUCKET, "").unwrap(), ["o-abc123/"]);
+    let e = s3.folders("no-such-bucket", "AWSLogs/").unwrap_err();
+    assert!(
+        e.to_string().contains("s3://no-such-bucket/AWSLogs/"),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_layout_is_walked_through_the_lister() {
+    use trailguard_io::s3_layout::{plan_listing, LayoutFilter, S3Url};
+    let Some(moto) = Moto::start(&[]) else { return };
+    let stored = bucket(&moto, 3);
+    let s3 = objects(&moto);
+    let planned = plan_listing(
+        &S3Url::parse("s3://org-trail").unwrap(),
+        &LayoutFilter {
+            regions: vec!["us-east-1".into()],
+            ..LayoutFilter::default()
+        },
+        &mut s3.lister(BUCKET),
+    );
+    assert!(planned.errors.is_empty(), "{:?}", planned.errors);
+    let keys: Vec<&str> = planned.objects.iter().map(|o| o.key.as_str()).collect();
+    let expected: Vec<&str> = stored.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, expected, "the digest is not read");
+    let failed = plan_listing(
+        &S3Url::parse("s3://no-such-bucket").unwrap(),
+        &LayoutFilter::default(),
+        &mut s3.lister("no-such-bucket"),
+    );
+    assert_eq!(failed.errors.len(), 1);
+    assert!(
+        failed.errors[0].1.contains("NoSuchBucket"),
+        "{:?}",
+        failed.errors
+    );
+}

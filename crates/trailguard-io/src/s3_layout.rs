@@ -6,12 +6,26 @@
 //! (S3's `Delimiter=/`) down to the regions, then lists only the day folders in the
 //! time range. `CloudTrail-Digest/` and `CloudTrail-Insight/` are never read.
 //!
+//! A prefix with no `AWSLogs/` folder within a few levels (logs copied elsewhere, an
+//! export) is listed recursively instead: every `.json` and `.json.gz` object under it
+//! (`--accounts` and `--regions` cannot narrow that; [`Planned::layout`] says so). A
+//! URL naming one object (ending in `.json` or `.json.gz`) reads that object.
+//!
 //! The listing itself is behind [`Lister`], so this logic is tested on an in-memory
 //! bucket; `trailguard-aws` lists real buckets.
 
 /// More days than this in `--since/--until` and a region's folder is listed whole
 /// (one paginated listing costs less than hundreds of day listings).
 const MAX_DAY_LISTINGS: i64 = 400;
+
+/// CloudTrail files a log within about 15 minutes of the call, in the folder of the
+/// day it delivers it: a call just before midnight can be in the next day's folder.
+/// The listing reaches this far past `until` (the events are filtered exactly later).
+const DELIVERY_DELAY_MS: i64 = 3_600_000;
+
+/// Folder listings spent looking for `AWSLogs/` above the layout before giving up
+/// and listing the prefix whole.
+const MAX_SEARCH_LISTINGS: u64 = 64;
 
 /// The UTC days from `since` to `until` (now when absent), or `None` to list
 /// everything (no `since`, or a range too long to be worth it).
@@ -27,6 +41,7 @@ fn days_between(since_ms: Option<i64>, until_ms: Option<i64>) -> Option<Vec<(i32
             .ok()
             .map(|t| t.date())
     };
+    let until = until.saturating_add(DELIVERY_DELAY_MS);
     let (first, last) = (day(since)?, day(until.max(since))?);
     if (last - first).whole_days() > MAX_DAY_LISTINGS {
         return None;
@@ -130,6 +145,10 @@ pub struct Planned {
     pub list_calls: u64,
     /// Folders that could not be listed, with the reason: reported, the rest read.
     pub errors: Vec<(String, String)>,
+    /// True when the CloudTrail layout (`AWSLogs/`) was found and walked; false when
+    /// the prefix was listed whole (or named one object), so `accounts`, `regions`
+    /// and the days did not narrow it.
+    pub layout: bool,
 }
 
 fn last_segment(folder: &str) -> &str {
@@ -146,6 +165,16 @@ fn is_account(s: &str) -> bool {
 
 fn is_org(s: &str) -> bool {
     s.starts_with("o-") && s.len() > 2
+}
+
+/// A log object: `.json` or `.json.gz`, and not a digest or Insights file.
+fn is_log(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    (k.ends_with(".json.gz") || k.ends_with(".json"))
+        && !k.contains("/cloudtrail-digest/")
+        && !k.contains("/cloudtrail-insight/")
+        && !k.starts_with("cloudtrail-digest/")
+        && !k.starts_with("cloudtrail-insight/")
 }
 
 struct Walk<'a> {
@@ -169,10 +198,10 @@ impl Walk<'_> {
     fn objects(&mut self, prefix: &str) {
         self.out.list_calls += 1;
         match self.lister.objects(prefix) {
-            Ok(o) => self.out.objects.extend(o.into_iter().filter(|o| {
-                let k = o.key.to_ascii_lowercase();
-                k.ends_with(".json.gz") || k.ends_with(".json")
-            })),
+            Ok(o) => self
+                .out
+                .objects
+                .extend(o.into_iter().filter(|o| is_log(&o.key))),
             Err(e) => self.out.errors.push((prefix.to_string(), e)),
         }
     }
@@ -187,12 +216,16 @@ impl Walk<'_> {
             return;
         }
         for f in folders {
+            if self.out.list_calls >= MAX_SEARCH_LISTINGS {
+                return;
+            }
             self.above(&f, depth + 1);
         }
     }
 
     /// `AWSLogs/`: accounts, or organization ids holding accounts.
     fn aws_logs(&mut self, prefix: &str) {
+        self.out.layout = true;
         for f in self.folders(prefix) {
             let seg = last_segment(&f).to_string();
             if is_org(&seg) {
@@ -255,8 +288,25 @@ pub fn plan_listing(url: &S3Url, filter: &LayoutFilter, lister: &mut dyn Lister)
     // Where in the layout the URL points, from its own segments.
     let segs: Vec<&str> = prefix.trim_end_matches('/').split('/').collect();
     let at = segs.iter().rposition(|s| *s == "AWSLogs");
+    if at.is_some() {
+        walk.out.layout = true;
+    }
+    let lower = url.prefix.to_ascii_lowercase();
+    if lower.ends_with(".json") || lower.ends_with(".json.gz") {
+        // One object, named: read it (a digest named explicitly is still skipped).
+        walk.out.layout = false;
+        walk.objects(&url.prefix);
+        walk.out.objects.retain(|o| o.key == url.prefix);
+        return walk.out;
+    }
     match at.map(|i| &segs[i + 1..]) {
-        None => walk.above(&prefix, 0),
+        None => {
+            walk.above(&prefix, 0);
+            // No CloudTrail layout here (and the bucket answered): read it all.
+            if !walk.out.layout && walk.out.errors.is_empty() {
+                walk.objects(&prefix);
+            }
+        }
         Some([]) => walk.aws_logs(&prefix),
         Some([org]) if is_org(org) => {
             for a in walk.folders(&prefix) {

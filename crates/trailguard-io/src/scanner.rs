@@ -82,22 +82,28 @@ impl Scanner {
                     return;
                 }
             }
-            let (mut own, mut common) = (None, None);
             let id = event.event_id().unwrap_or("");
+            // Threads outside rayon's pool (`read_objects`' download workers) share
+            // the last collector. A match locks one collector at a time and lets go
+            // of it before the next: holding a thread's own collector while waiting
+            // for the shared one (and another thread the reverse) deadlocked.
             let mine = rayon::current_thread_index()
                 .map_or(per_thread.len() - 1, |i| i.min(per_thread.len() - 1));
             engine.each_match(event, |m| {
                 if !self.reportable[m.rule] {
                     return;
                 }
-                let (guard, collector) = if self.threshold[m.rule] {
-                    (&mut common, &shared)
+                let collector = if self.threshold[m.rule] {
+                    &shared
                 } else {
-                    (&mut own, &per_thread[mine])
+                    &per_thread[mine]
                 };
-                let c = guard
-                    .get_or_insert_with(|| collector.lock().unwrap_or_else(|p| p.into_inner()));
-                c.offer(m, id, engine.rules(), &engine.source(event));
+                collector.lock().unwrap_or_else(|p| p.into_inner()).offer(
+                    m,
+                    id,
+                    engine.rules(),
+                    &engine.source(event),
+                );
             });
         };
         let summary = read(&on_event);

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use crate::detect_args::DetectArgs;
+pub use crate::investigate_args::{InvestigateArgs, ReportFormat};
+
 const EXIT_CODES: &str = "\
 Exit codes:
   0  ran clean (alerts may have been raised; none at or above --fail-on)
@@ -32,7 +35,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Match CloudTrail events against the rules and report alerts.
-    #[command(after_long_help = DETECT_EXAMPLES)]
+    #[command(after_long_help = crate::detect_args::DETECT_EXAMPLES)]
     Detect(DetectArgs),
     /// Replay the bundled leaked-admin-key incident through the whole pipeline.
     Demo(DemoArgs),
@@ -53,7 +56,7 @@ pub enum Command {
     #[command(subcommand)]
     Alerts(AlertsCommand),
     /// What one access key, principal or address did: activity, blast radius, lineage.
-    #[command(after_long_help = INVESTIGATE_HELP)]
+    #[command(after_long_help = crate::investigate_args::INVESTIGATE_HELP)]
     Investigate(InvestigateArgs),
     /// What an access key id (or any AWS unique id) says offline: its kind and account.
     #[command(name = "key-info", after_long_help = KEY_INFO_HELP)]
@@ -68,100 +71,6 @@ pub enum Command {
     /// (central region) and of the per-region event forwarders.
     #[command(subcommand)]
     Deploy(crate::deploy_args::DeployCommand),
-}
-
-const INVESTIGATE_HELP: &str = "\
-Subjects (exactly one):
-  --access-key KEY   every call made with this key (AKIA... long-term, ASIA... temporary)
-  --principal ARN    an IAM user, a role (its sessions too), an assumed-role session
-                     (arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION), a federated user, root
-  --ip IP            every call from this address, whichever key or principal made it
-
-What the report holds (the investigation JSON contract of docs/architecture.md):
-  first and last seen, event and error counts; source IPs, user agents and regions with
-  counts and first/last seen, `new` when first seen at or after `suspicious_since` (the
-  first event of an alert of medium severity or above raised by the rule pack on the
-  subject's events, or --baseline-until); calls by service and API with errors; the
-  blast radius (keys, users, login profiles, policies, roles and trust, instances, key
-  pairs, security group rules, shared snapshots and images, Lambda functions, session
-  credentials), each with the event that did it; the alerts; the lineage: every
-  credential the subject created (keys, keys of users it created, AssumeRole,
-  GetSessionToken and GetFederationToken sessions) as a `derived` report, followed
-  recursively, each credential once; the timeline (at most --timeline-limit entries:
-  beyond it the earliest and latest halves, and the report says how many were left out).
-
-The input is read once, in parallel, as by `detect`: an investigation of an archive
-costs about one `detect` over it.
-
-Formats: table (default on a terminal), json (default otherwise), md (a ticket), html
-(one self-contained page with an activity chart and a searchable event table; written
-to --out FILE, or stdout). An HTML page opened as report.html#q=RunInstances starts
-filtered.
-
-Examples:
-  trailguard investigate --access-key AKIAWCZC6J72ODEC6IFU ./AWSLogs/
-  trailguard investigate --access-key AKIA... ./AWSLogs --format html --out incident.html
-  trailguard investigate --ip 198.51.100.73 ./AWSLogs --format json | jq '.access_keys'
-  trailguard investigate --principal arn:aws:iam::123456789012:user/ci ./logs --since 7d
-  trailguard investigate --access-key AKIA... ./logs --baseline-until 2025-09-17T20:00:00Z --format md
-
-Exit codes:
-  0  the report was written (an empty one, with a note on stderr, when the subject
-     never appears in the input)
-  2  bad usage (a malformed key id, ARN or IP is one), no input could be read, or the
-     report could not be written";
-
-#[derive(Args, Debug)]
-pub struct InvestigateArgs {
-    /// Investigate this access key id (AKIA... or ASIA...).
-    #[arg(long, value_name = "KEY")]
-    pub access_key: Option<String>,
-    /// Investigate this principal (user, role, assumed-role session, federated user, root).
-    #[arg(long, value_name = "ARN")]
-    pub principal: Option<String>,
-    /// Investigate every key and principal that used this source address.
-    #[arg(long, value_name = "IP")]
-    pub ip: Option<String>,
-    /// Files, folders, or - for standard input.
-    #[arg(value_name = "PATH", required = true)]
-    pub paths: Vec<String>,
-    #[command(flatten)]
-    pub rule_set: RulesArgs,
-    /// Only events at or after this time: RFC 3339 or an age (90m, 24h, 7d).
-    #[arg(long, value_name = "TIME")]
-    pub since: Option<String>,
-    /// Only events before this time: RFC 3339 or an age.
-    #[arg(long, value_name = "TIME")]
-    pub until: Option<String>,
-    /// Judge `new` against activity before this time, instead of the first
-    /// suspicious event the rules find.
-    #[arg(long, value_name = "TIME")]
-    pub baseline_until: Option<String>,
-    /// Output format [default: from the --out extension (.html, .md, .json), else
-    /// table on a terminal, json otherwise].
-    #[arg(long, value_enum)]
-    pub format: Option<ReportFormat>,
-    /// Write the report to this file instead of standard output.
-    #[arg(long, value_name = "FILE")]
-    pub out: Option<PathBuf>,
-    /// Timeline entries kept per report (beyond: the earliest and latest halves).
-    #[arg(long, value_name = "N", default_value_t = 10_000)]
-    pub timeline_limit: usize,
-    /// No progress bar and no summary on stderr (errors are still reported).
-    #[arg(long, short)]
-    pub quiet: bool,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReportFormat {
-    /// A summary, then the details, for a person at a terminal.
-    Table,
-    /// The investigation JSON contract.
-    Json,
-    /// Markdown, for an incident ticket.
-    Md,
-    /// One self-contained HTML page (chart, searchable events).
-    Html,
 }
 
 const KEY_INFO_HELP: &str = "\
@@ -320,111 +229,6 @@ pub struct WatchArgs {
     #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
     /// No summary lines on stderr (errors are still reported).
-    #[arg(long, short)]
-    pub quiet: bool,
-}
-
-const DETECT_EXAMPLES: &str = "\
-Inputs (the format is detected from the content, not the name):
-  CloudTrail log files (.json or .json.gz, {\"Records\":[...]}), folders of them (the
-  AWSLogs/... layout is walked recursively; digest files are skipped), JSON Lines of
-  records or EventBridge events, a single EventBridge event, a JSON array of records,
-  `aws cloudtrail lookup-events` output, or - for standard input.
-
-Examples:
-  trailguard detect ./AWSLogs/
-  trailguard detect --since 24h --min-severity high ./AWSLogs/111122223333/
-  aws cloudtrail lookup-events --max-results 50 | trailguard detect -
-  trailguard detect --format jsonl ./logs > alerts.jsonl
-  DISCORD_WEBHOOK_URL=... trailguard detect --sink discord ./logs
-  trailguard detect --config /etc/trailguard.toml ./logs   # routes, digests, suppressions
-  trailguard detect --fail-on critical ./logs || page-the-on-call
-  trailguard detect --state trailguard.db ./AWSLogs/.../2025/09/17/   # hourly, new files only
-  trailguard detect --state tg.db --sink discord --delivery-timeout 5m ./logs
-  trailguard detect --sigma ./sigma/rules/cloud/aws ./logs   # Sigma rules for CloudTrail too
-
-State (--state FILE):
-  Without it each run starts knowing nothing: a key's usual addresses, windows and
-  sequences are learned from the files given. With it, what stateful rules learned
-  (first-seen values, sliding windows, sequence steps) and the ids of alerts already
-  reported are kept in FILE (SQLite; created if missing), so that running detect
-  every hour on the new files behaves like one long run, and an alert is reported
-  once. The state is saved once the alerts are written and recorded in the
-  outbox (before they are sent): after a failure before that, run again on the
-  same files. Two runs on one file take turns (the second waits up to 5 minutes).
-  A file that is not a trailguard state file, or is damaged, is refused (exit 2)
-  and left as it is.
-
-Sinks (--sink, repeatable):
-  discord[=URL]   one Discord message per alert; the URL defaults to $DISCORD_WEBHOOK_URL.
-                  Prefer the environment: a URL on the command line shows in `ps`.
-  slack[=URL]     one Slack message per alert; the URL defaults to $SLACK_WEBHOOK_URL.
-  webhook[=URL]   POST each alert's JSON; the URL defaults to $TRAILGUARD_WEBHOOK_URL,
-                  signed with $TRAILGUARD_WEBHOOK_SECRET (unsigned, with a warning, without).
-  jsonl=PATH      append one alert JSON object per line to PATH.
-
-Config file (--config FILE, or $TRAILGUARD_CONFIG; see examples/trailguard.toml):
-  [[sink]] entries with routes (min_severity, rules, exclude_rules, tags) and digests
-  (more than N alerts within a window to one sink become one summary message),
-  [[suppress]] entries (rule, actor, ip; a reason and an end date, always) and
-  [delivery]. Secrets come from the environment (url_env, secret_env) or the file
-  (which should then be readable by its owner only). Precedence: --min-severity
-  filters first (what is reported at all); --sink adds sinks that take every
-  reported alert, without digest, after the file's (a name used twice is an error);
-  suppressions apply to every sink and to standard output, and are counted on stderr.
-
-Delivery (never lose an alert):
-  Every alert is recorded in an outbox before anything is sent: in the --state file
-  (with the state, in one commit), or in memory without --state. Each sink gets each
-  alert (or the digest folding it) at least once: failures are retried with growing
-  pauses (1 s doubling up to 10 min, randomised; a wait the service asks for is
-  honoured), one sink never waits for another, a refusal that retrying cannot fix
-  (HTTP 400) is reported at once, and an alert not delivered within --expire-after
-  ([delivery] expiry in the config file; 24 h by default) is reported as expired.
-  The run stops delivering after --delivery-timeout; with --state what is left
-  stays pending in FILE and is sent by the next run with the same sinks, or now
-  with `trailguard alerts retry --all --state FILE --sink ...`. Without --state it
-  is lost when the run ends (it was printed). An alert is sent twice only if the
-  run dies between a service confirming it and the outbox recording that:
-  receivers deduplicate on the alert id. Secrets are never stored: the outbox
-  names sinks (discord, slack, webhook, jsonl:PATH, a config sink's name), not
-  their URLs.
-
-Exit codes:
-  0  ran clean (alerts may have been raised; none at or above --fail-on)
-  1  alerts at or above --fail-on were raised
-  2  bad usage, no input could be read, the --state file cannot be used, or an
-     alert could not be delivered (failed, expired, or still pending at
-     --delivery-timeout; reported on stderr)";
-
-#[derive(Args, Debug)]
-pub struct DetectArgs {
-    /// Files, folders, or - for standard input.
-    #[arg(value_name = "PATH", required = true)]
-    pub paths: Vec<String>,
-    #[command(flatten)]
-    pub rule_set: RulesArgs,
-    /// Only events at or after this time: RFC 3339 (2024-05-01T00:00:00Z) or an age (90m, 24h, 7d).
-    #[arg(long, value_name = "TIME")]
-    pub since: Option<String>,
-    /// Only events before this time: RFC 3339 or an age (90m, 24h, 7d).
-    #[arg(long, value_name = "TIME")]
-    pub until: Option<String>,
-    /// Output format [default: table on a terminal, jsonl otherwise].
-    #[arg(long, value_enum)]
-    pub format: Option<Format>,
-    /// Exit with 1 when an alert of this severity or above is raised.
-    #[arg(long, value_name = "LEVEL")]
-    pub fail_on: Option<String>,
-    #[command(flatten)]
-    pub alerts: AlertArgs,
-    /// Keep what stateful rules learn, the alerts already reported and the outbox of
-    /// alerts to deliver in this SQLite file between runs (created if missing).
-    #[arg(long, value_name = "FILE")]
-    pub state: Option<PathBuf>,
-    #[command(flatten)]
-    pub delivery: DeliveryArgs,
-    /// No progress bar and no summary on stderr (errors are still reported).
     #[arg(long, short)]
     pub quiet: bool,
 }

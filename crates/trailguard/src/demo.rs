@@ -42,7 +42,7 @@ pub fn run(args: DemoArgs) -> Result<u8> {
     }
     let routing = run_config(args.config.as_deref(), sinks, false)?;
     let config = DetectConfig {
-        inputs: vec![Input::Path(dir.path().join("AWSLogs"))],
+        inputs: crate::sources::Sources::local(vec![Input::Path(dir.path().join("AWSLogs"))]),
         rules: load_rule_set(RuleSources {
             rules: &[],
             sigma: &[],

@@ -8,7 +8,7 @@ use trailguard_core::state::{MemoryStore, Store};
 use trailguard_core::{Alert, Rule, Severity};
 use trailguard_io::config::Config;
 use trailguard_io::outbox::{enqueue_digests_with_state, enqueue_with_state, Outbox};
-use trailguard_io::reader::{read_events, Input, ReadOptions, ReadSummary};
+use trailguard_io::reader::ReadSummary;
 use trailguard_io::redact::redact_alerts;
 use trailguard_io::render;
 use trailguard_io::state::SqliteStore;
@@ -19,13 +19,14 @@ use crate::exit;
 use crate::progress::BarProgress;
 use crate::rules_cmd::{self, load_rule_set, RuleSources};
 use crate::sinks::{build_sinks, fold, route, run_config, Routed, Sent, SinkSpec};
+use crate::sources::Sources;
 use crate::time_arg::{now_ms, parse_time_arg};
 pub use trailguard_io::scanner::Outcome;
 use trailguard_io::scanner::Scanner;
 
 /// `detect`'s arguments, validated.
 pub struct DetectConfig {
-    pub inputs: Vec<Input>,
+    pub inputs: Sources,
     pub rules: Vec<Rule>,
     pub since_ms: Option<i64>,
     pub until_ms: Option<i64>,
@@ -64,21 +65,7 @@ impl DetectConfig {
         let severity = |flag: &str, v: &str| -> Result<Severity> {
             v.parse().map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
         };
-        let stdin_count = a.paths.iter().filter(|p| *p == "-").count();
-        if stdin_count > 1 {
-            bail!("`-` (standard input) can be given only once");
-        }
-        let inputs = a
-            .paths
-            .iter()
-            .map(|p| {
-                if p == "-" {
-                    Input::Stdin
-                } else {
-                    Input::Path(PathBuf::from(p))
-                }
-            })
-            .collect();
+        let inputs = Sources::from_args(&a.paths, &a.s3, &a.aws, (since_ms, until_ms), a.quiet)?;
         let routing = run_config(
             a.alerts.config.as_deref(),
             a.alerts
@@ -162,7 +149,7 @@ pub fn scan(config: &DetectConfig, store: &mut dyn Store) -> Result<Outcome> {
     let show_progress = !config.quiet && io::stderr().is_terminal();
     let progress = BarProgress::new(show_progress);
     let outcome = scanner.scan(
-        |on_event| read_events(&config.inputs, &ReadOptions::default(), &progress, on_event),
+        |on_event| config.inputs.read(&progress, on_event),
         (config.since_ms, config.until_ms),
         store,
     );

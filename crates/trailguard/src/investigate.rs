@@ -12,7 +12,6 @@ use trailguard_core::state::MemoryStore;
 use trailguard_core::{Rule, Severity};
 use trailguard_investigate::render;
 use trailguard_investigate::{build, BuildOptions, Investigator, Limits, Options, Report, Subject};
-use trailguard_io::reader::{read_events, Input, ReadOptions};
 use trailguard_io::redact::redact_alerts;
 
 use crate::args::{InvestigateArgs, ReportFormat};
@@ -20,13 +19,14 @@ use crate::detect::report_read_errors;
 use crate::exit;
 use crate::progress::BarProgress;
 use crate::rules_cmd::{self, load_rule_set, RuleSources};
+use crate::sources::Sources;
 use crate::time_arg::{now_ms, parse_time_arg};
 use trailguard_io::scanner::Scanner;
 
 /// `investigate`'s arguments, validated.
 pub struct InvestigateConfig {
     pub subject: Subject,
-    pub inputs: Vec<Input>,
+    pub inputs: Sources,
     pub rules: Vec<Rule>,
     pub since_ms: Option<i64>,
     pub until_ms: Option<i64>,
@@ -64,9 +64,7 @@ impl InvestigateConfig {
         if a.timeline_limit < 2 {
             bail!("--timeline-limit must be at least 2");
         }
-        if a.paths.iter().filter(|p| *p == "-").count() > 1 {
-            bail!("`-` (standard input) can be given only once");
-        }
+        let inputs = Sources::from_args(&a.paths, &a.s3, &a.aws, (since_ms, until_ms), a.quiet)?;
         // Without --format: the --out file's extension, else a table for a person at
         // a terminal and JSON for a program.
         let by_extension = a.out.as_ref().and_then(|p| {
@@ -87,7 +85,7 @@ impl InvestigateConfig {
         });
         Ok(InvestigateConfig {
             subject,
-            inputs: a.paths.iter().map(|p| Input::from_arg(p)).collect(),
+            inputs,
             rules: {
                 rules_cmd::check(&a.rule_set)?;
                 load_rule_set(RuleSources {
@@ -142,7 +140,7 @@ pub fn investigate(c: &InvestigateConfig) -> Result<Option<Investigation>> {
     let mut store = MemoryStore::new();
     let outcome = scanner.scan(
         |on_event| {
-            read_events(&c.inputs, &ReadOptions::default(), &progress, |ev| {
+            c.inputs.read(&progress, &|ev| {
                 if investigator.observe(ev) {
                     on_event(ev)
                 }

@@ -9,8 +9,10 @@ mod demo;
 mod deploy;
 mod deploy_args;
 mod detect;
+mod detect_args;
 mod export;
 mod investigate;
+mod investigate_args;
 mod key_info;
 mod pattern_cmd;
 mod progress;
@@ -21,6 +23,7 @@ mod scan_args;
 mod scan_cmd;
 mod simulate;
 mod sinks;
+mod sources;
 mod time_arg;
 mod watch;
 

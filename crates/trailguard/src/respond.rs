@@ -15,7 +15,6 @@ use trailguard_core::time::format_millis;
 use trailguard_investigate::plan::{write_plan_markdown, write_plan_table};
 use trailguard_investigate::{build_plan, PlanOptions};
 use trailguard_io::config::Config;
-use trailguard_io::reader::Input;
 
 use crate::args::{InvestigateArgs, ReportFormat};
 use crate::exit;
@@ -89,6 +88,8 @@ impl RespondConfig {
             ip: None,
             paths: a.paths.clone(),
             rule_set: a.rule_set,
+            s3: a.s3.clone(),
+            aws: a.aws.clone(),
             since: a.since,
             until: a.until,
             baseline_until: None,
@@ -105,12 +106,7 @@ impl RespondConfig {
             execute: a.execute,
             yes: a.yes,
             guards,
-            aws: AwsOptions {
-                profile: a.profile,
-                region: a.region,
-                endpoint_url: a.endpoint_url,
-                credentials: None,
-            },
+            aws: a.aws.options(),
             audit_log: a
                 .audit_log
                 .unwrap_or_else(|| PathBuf::from("trailguard-audit.jsonl")),
@@ -133,15 +129,7 @@ pub fn run(args: RespondArgs) -> Result<u8> {
         &report,
         &PlanOptions {
             destructive: c.destructive,
-            evidence_sources: c
-                .investigate
-                .inputs
-                .iter()
-                .map(|i| match i {
-                    Input::Path(p) => p.display().to_string(),
-                    Input::Stdin => "standard input".to_string(),
-                })
-                .collect(),
+            evidence_sources: c.investigate.inputs.names(),
         },
     );
     write_plan(&c, &plan)?;

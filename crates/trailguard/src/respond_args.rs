@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use crate::args::RulesArgs;
+use crate::sources::{AwsArgs, S3Args};
 
 pub const RESPOND_HELP: &str = "\
 respond investigates the leaked key (like `investigate`), then prints a remediation
@@ -41,8 +42,14 @@ Exit codes: 0 the plan was shown, or every step is done or was declined;
 because one it depends on did not succeed; 2 bad usage, no input could be read, or
 the AWS identity could not be read (nothing was changed).
 
+The logs may be files, folders or s3://BUCKET[/PREFIX] as for `detect` (see
+`trailguard detect --help`: --accounts, --regions, --since/--until narrow the
+listing); the same --profile, --region and --endpoint-url reach both S3 and the
+account.
+
 Examples:
   trailguard respond --access-key AKIAWCZC6J72ODEC6IFU examples/leaked-admin-key/AWSLogs
+  trailguard respond --access-key AKIA... s3://org-trail/AWSLogs/o-abc123xyz --accounts 111122223333 --since 7d
   trailguard respond --access-key AKIA... ./logs --format md --out plan.md
   trailguard respond --access-key AKIA... ./logs --execute --profile ir
   trailguard respond --access-key AKIA... ./logs --execute --yes --protect arn:aws:iam::123456789012:user/ci";
@@ -52,8 +59,8 @@ pub struct RespondArgs {
     /// The leaked access key id (AKIA...).
     #[arg(long, value_name = "KEY")]
     pub access_key: String,
-    /// CloudTrail files or folders (or - for standard input) to investigate. Without
-    /// any, the plan covers the key alone.
+    /// CloudTrail files or folders, s3://BUCKET[/PREFIX] (or - for standard input) to
+    /// investigate. Without any, the plan covers the key alone.
     #[arg(value_name = "PATH")]
     pub paths: Vec<String>,
     #[command(flatten)]
@@ -95,15 +102,10 @@ pub struct RespondArgs {
     /// Read [respond] protect and break_glass from this config file.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// The AWS profile to use (else the standard credential chain).
-    #[arg(long, value_name = "NAME")]
-    pub profile: Option<String>,
-    /// The region for regional calls that carry none (IAM is global).
-    #[arg(long, value_name = "REGION")]
-    pub region: Option<String>,
-    /// Send every AWS call to this endpoint (an emulator such as moto, for testing).
-    #[arg(long, value_name = "URL")]
-    pub endpoint_url: Option<String>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[command(flatten)]
+    pub s3: S3Args,
     /// Append the audit log (JSON Lines) to this file [default:
     /// trailguard-audit.jsonl in the current folder].
     #[arg(long, value_name = "FILE")]

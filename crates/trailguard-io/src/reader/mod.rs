@@ -89,6 +89,8 @@ pub trait Progress: Sync {
     fn start(&self, _files: u64, _bytes: u64) {}
     /// After each file, with its size on disk (0 for stdin).
     fn file_done(&self, _bytes: u64) {}
+    /// After each file, with the events read from it (before `file_done`).
+    fn events_read(&self, _events: u64) {}
 }
 
 /// Progress that reports nothing.
@@ -184,6 +186,18 @@ impl ReadSummary {
         );
     }
 
+    /// Records a folder (an S3 prefix) that could not be listed.
+    pub fn list_failed(&mut self, path: String, reason: String, max: usize) {
+        self.push_error(
+            ReadError {
+                path,
+                location: None,
+                kind: ReadErrorKind::Walk(reason),
+            },
+            max,
+        );
+    }
+
     fn merge(&mut self, run: FileRun<'_>, max: usize) {
         if run.was_read() {
             self.files_read += 1;
@@ -231,6 +245,7 @@ where
             .map(|f| {
                 let mut run = FileRun::new(f.path.display().to_string(), f.explicit, on_event, max);
                 source::read_file(&f.path, opts, &mut run);
+                progress.events_read(run.events);
                 progress.file_done(f.size);
                 run
             })
@@ -240,6 +255,7 @@ where
     let stdin_run = stdin.then(|| {
         let mut run = FileRun::new("<stdin>".to_owned(), true, on_event, max);
         source::read_stream(std::io::stdin().lock(), opts, &mut run);
+        progress.events_read(run.events);
         progress.file_done(0);
         run
     });
@@ -283,8 +299,10 @@ pub struct RemoteObject {
 }
 
 /// Fetches remote objects with up to `parallel` fetches at a time and reads each one
-/// as [`read_bytes`] does; memory holds at most `parallel` objects. A fetch that
-/// fails is an error naming the object; the others are still read.
+/// as [`read_bytes`] does; memory holds at most `parallel` objects (the fetch bounds
+/// each one's size; decompressed, each is capped by `opts`). A fetch that fails is an
+/// error naming the object; the others are still read. Objects are taken in the
+/// order given.
 pub fn read_objects<F, G>(
     objects: &[RemoteObject],
     parallel: usize,
@@ -323,6 +341,7 @@ where
                         s
                     }
                 };
+                progress.events_read(summary.events);
                 progress.file_done(o.size);
                 total
                     .lock()

@@ -135,7 +135,7 @@ fn accounts_regions_and_days_become_prefixes() {
         accounts: vec![B.into()],
         regions: vec!["eu-west-1".into()],
         since_ms: Some(ms("2026-11-28T10:00:00Z")),
-        until_ms: Some(ms("2026-11-28T23:00:00Z")),
+        until_ms: Some(ms("2026-11-28T22:00:00Z")),
     };
     let p = plan_listing(&S3Url::parse("s3://trail/org/").unwrap(), &filter, &mut b);
     assert_eq!(p.objects.len(), 1, "{:?}", p.objects);
@@ -213,4 +213,81 @@ fn days_cover_the_range_and_long_ranges_list_whole() {
             .len(),
         1
     );
+}
+
+#[test]
+fn the_listing_reaches_past_until_for_late_deliveries() {
+    // A call at 23:50 is delivered in the next day's folder.
+    let d = days_between(
+        Some(ms("2026-11-28T10:00:00Z")),
+        Some(ms("2026-11-28T23:30:00Z")),
+    )
+    .unwrap();
+    assert_eq!(d, [(2026, 11, 28), (2026, 11, 29)]);
+}
+
+#[test]
+fn a_prefix_without_the_layout_is_listed_whole_without_digests() {
+    let mut b = Bucket::new(&[
+        "exports/2026/a.json.gz",
+        "exports/2026/b.json",
+        "exports/2026/notes.txt",
+        "exports/CloudTrail-Digest/d.json.gz",
+        "exports/x/CloudTrail-Digest/2026/d.json.gz",
+        "other/c.json.gz",
+    ]);
+    let p = plan_listing(
+        &S3Url::parse("s3://trail/exports").unwrap(),
+        &LayoutFilter::default(),
+        &mut b,
+    );
+    assert!(!p.layout);
+    let keys: Vec<&str> = p.objects.iter().map(|o| o.key.as_str()).collect();
+    assert_eq!(keys, ["exports/2026/a.json.gz", "exports/2026/b.json"]);
+    assert_eq!(b.object_calls, ["exports/"]);
+}
+
+#[test]
+fn a_bucket_that_cannot_be_listed_is_one_error() {
+    let mut b = Bucket::new(&["a.json.gz"]);
+    b.fail = Some(String::new());
+    let p = plan_listing(
+        &S3Url::parse("s3://trail").unwrap(),
+        &LayoutFilter::default(),
+        &mut b,
+    );
+    assert_eq!(p.errors.len(), 1);
+    assert!(
+        b.object_calls.is_empty(),
+        "no second listing after the error"
+    );
+}
+
+#[test]
+fn a_url_naming_one_object_reads_it() {
+    let keys = trail();
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let key = format!("org/AWSLogs/o-abc123/{A}/CloudTrail/us-east-1/2026/11/28/{A}_CloudTrail_us-east-1_x.json.gz");
+    let mut b = Bucket::new(&refs);
+    let p = plan_listing(
+        &S3Url::parse(&format!("s3://trail/{key}")).unwrap(),
+        &LayoutFilter::default(),
+        &mut b,
+    );
+    assert_eq!(p.objects.len(), 1);
+    assert_eq!(p.objects[0].key, key);
+}
+
+#[test]
+fn the_layout_walk_says_it_found_the_layout() {
+    let keys = trail();
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let mut b = Bucket::new(&refs);
+    let p = plan_listing(
+        &S3Url::parse("s3://trail").unwrap(),
+        &LayoutFilter::default(),
+        &mut b,
+    );
+    assert!(p.layout);
+    assert_eq!(p.objects.len(), 12);
 }
