@@ -210,3 +210,32 @@ fn hostile_sizes_and_depths_are_refused() {
         "payload.Records[0].s3.object.key: bad %-escape at byte 3"
     );
 }
+
+/// What moto sends (and what a hand-made notification may look like): no
+/// `userIdentity`, `requestParameters` or `responseElements`. A bucket and a key are
+/// enough; a record without a key is named.
+#[test]
+fn s3_notifications_need_only_a_bucket_and_a_key() {
+    let body = json!({"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": "trail"}, "object": {"key": "AWSLogs%2Fx+y.json.gz", "size": 9}}
+    }]})
+    .to_string();
+    let work = parse_message(&body).unwrap();
+    assert_eq!(
+        objects(&work),
+        [("trail".to_owned(), "AWSLogs/x y.json.gz".to_owned())]
+    );
+    let no_key = json!({"Records": [{
+        "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": "trail"}, "object": {}}
+    }]})
+    .to_string();
+    let e = parse_message(&no_key).unwrap_err().to_string();
+    assert_eq!(e, "message.Records[0]: no s3.object.key");
+    let huge = "x".repeat(MAX_PAYLOAD_BYTES + 1);
+    assert!(parse_message(&huge)
+        .unwrap_err()
+        .to_string()
+        .contains("over the limit"));
+}
