@@ -219,15 +219,10 @@ pub struct WatchArgs {
     /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9464), path /metrics.
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<String>,
-    /// With sqs://: the AWS profile (else the standard credential chain).
-    #[arg(long, value_name = "NAME")]
-    pub profile: Option<String>,
-    /// With sqs://: the region, when the queue URL does not name one.
-    #[arg(long, value_name = "REGION")]
-    pub region: Option<String>,
-    /// With sqs://: another endpoint for SQS and S3 (a VPC endpoint, an emulator).
-    #[arg(long, value_name = "URL")]
-    pub endpoint_url: Option<String>,
+    /// With sqs://: the AWS profile, region (when the queue URL names none) and
+    /// endpoint (SQS and S3).
+    #[command(flatten)]
+    pub aws: crate::sources::AwsArgs,
     /// No summary lines on stderr (errors are still reported).
     #[arg(long, short)]
     pub quiet: bool,

@@ -105,19 +105,18 @@ impl WatchConfig {
         let remote = ["sqs://", "https://", "http://"]
             .iter()
             .any(|p| a.source.starts_with(p));
-        if !remote && (a.profile.is_some() || a.region.is_some() || a.endpoint_url.is_some()) {
+        if !remote
+            && (a.aws.profile.is_some() || a.aws.region.is_some() || a.aws.endpoint_url.is_some())
+        {
             bail!("--profile, --region and --endpoint-url go with an sqs:// source");
         }
         let source = if a.source == "-" {
             Source::Stdin(LineBatcher::spawn(io::stdin()), batch)
         } else if remote {
-            let aws = trailguard_aws::AwsOptions {
-                profile: a.profile.clone(),
-                region: a.region.clone(),
-                endpoint_url: a.endpoint_url.clone(),
-                credentials: None,
-            };
-            Source::Sqs(Box::new(SqsSource::connect(&a.source, &aws)?), poll)
+            Source::Sqs(
+                Box::new(SqsSource::connect(&a.source, &a.aws.options())?),
+                poll,
+            )
         } else {
             let dir = PathBuf::from(&a.source);
             // Checked now, so that a typo fails before anything else starts.
