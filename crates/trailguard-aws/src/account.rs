@@ -11,7 +11,7 @@ use crate::{ec2, iam, load_config, runtime, AwsOptions};
 
 /// An account reached through the AWS SDK.
 pub struct AwsAccount {
-    runtime: crate::OwnRuntime,
+    runtime: crate::SharedRuntime,
     config: SdkConfig,
     iam: aws_sdk_iam::Client,
 }

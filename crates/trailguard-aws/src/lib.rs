@@ -39,8 +39,8 @@ pub use dynamo::{DynamoOptions, DynamoStore};
 pub use error::AwsError;
 #[cfg(feature = "objects")]
 pub use s3::{
-    BucketLister, ParallelFetch, S3Objects,
-    DEFAULT_MAX_OBJECT_BYTES as S3_DEFAULT_MAX_OBJECT_BYTES, MAX_ATTEMPTS as S3_MAX_ATTEMPTS,
+    BucketLister, S3Objects, DEFAULT_MAX_OBJECT_BYTES as S3_DEFAULT_MAX_OBJECT_BYTES,
+    MAX_ATTEMPTS as S3_MAX_ATTEMPTS,
 };
 #[cfg(feature = "secrets")]
 pub use secrets::SecretsManagerSecrets;
@@ -74,7 +74,7 @@ pub struct AwsOptions {
 /// use, whose workers drive the shared HTTP client's connections (so a connection
 /// opened for one client serves another, whichever thread calls). Up to four: parallel
 /// downloads decode their bodies there.
-pub(crate) fn runtime() -> Result<OwnRuntime, AwsError> {
+pub(crate) fn runtime() -> Result<SharedRuntime, AwsError> {
     static RUNTIME: std::sync::OnceLock<Result<tokio::runtime::Runtime, String>> =
         std::sync::OnceLock::new();
     let made = RUNTIME.get_or_init(|| {
@@ -90,16 +90,16 @@ pub(crate) fn runtime() -> Result<OwnRuntime, AwsError> {
             .map_err(|e| format!("cannot start the async runtime: {e}"))
     });
     match made {
-        Ok(r) => Ok(OwnRuntime(r)),
+        Ok(r) => Ok(SharedRuntime(r)),
         Err(e) => Err(AwsError::Setup(e.clone())),
     }
 }
 
 /// A client's handle on the process's runtime.
 #[derive(Clone, Copy)]
-pub(crate) struct OwnRuntime(&'static tokio::runtime::Runtime);
+pub(crate) struct SharedRuntime(&'static tokio::runtime::Runtime);
 
-impl std::ops::Deref for OwnRuntime {
+impl std::ops::Deref for SharedRuntime {
     type Target = tokio::runtime::Runtime;
     fn deref(&self) -> &tokio::runtime::Runtime {
         self.0

@@ -23,10 +23,9 @@
 //! **Listing.** [`S3Objects::folders`] is `ListObjectsV2` with `Delimiter=/` (the
 //! common prefixes), [`S3Objects::list`] lists keys; both go through every page.
 //! [`BucketLister`] is the two as a `trailguard_io::s3_layout::Lister`, which walks
-//! the CloudTrail layout without listing the whole bucket. [`ParallelFetch`] fetches
-//! from many threads at once.
-
-use std::sync::Mutex;
+//! the CloudTrail layout without listing the whole bucket. One `S3Objects` serves any
+//! number of threads at once: every client shares the process's runtime and HTTP
+//! connections.
 
 use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::Client;
@@ -44,7 +43,7 @@ pub const MAX_ATTEMPTS: u32 = 3;
 pub const DEFAULT_MAX_OBJECT_BYTES: u64 = 64 << 20;
 
 pub struct S3Objects {
-    runtime: crate::OwnRuntime,
+    runtime: crate::SharedRuntime,
     client: Client,
     max_bytes: u64,
     page_size: i32,
@@ -245,50 +244,5 @@ impl Lister for BucketLister<'_> {
             .into_iter()
             .map(|(key, size)| S3Object { key, size })
             .collect())
-    }
-}
-
-/// Fetches objects from many threads at once: a client per fetch in flight, made as
-/// threads need them and reused (clients are cheap: they share the process's runtime
-/// and HTTP connections).
-pub struct ParallelFetch {
-    options: AwsOptions,
-    max_bytes: u64,
-    idle: Mutex<Vec<S3Objects>>,
-}
-
-impl std::fmt::Debug for ParallelFetch {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ParallelFetch")
-            .field("max_bytes", &self.max_bytes)
-            .finish_non_exhaustive()
-    }
-}
-
-impl ParallelFetch {
-    /// `first` is reused (the client that listed the bucket); others are made with
-    /// `options`. Objects over `max_bytes` are refused.
-    pub fn new(first: S3Objects, options: &AwsOptions, max_bytes: u64) -> ParallelFetch {
-        ParallelFetch {
-            options: options.clone(),
-            max_bytes,
-            idle: Mutex::new(vec![first]),
-        }
-    }
-
-    /// The object's bytes (see [`S3Objects::fetch_limited`]); callable from any
-    /// number of threads.
-    pub fn fetch(&self, bucket: &str, key: &str) -> Result<Vec<u8>, AwsError> {
-        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let client = match idle {
-            Some(c) => c,
-            None => S3Objects::connect(&self.options)?,
-        };
-        let got = client.fetch_limited(bucket, key, self.max_bytes);
-        self.idle
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(client);
-        got
     }
 }

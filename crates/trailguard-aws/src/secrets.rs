@@ -10,7 +10,7 @@ use crate::error::{classify, AwsError};
 use crate::AwsOptions;
 
 pub struct SecretsManagerSecrets {
-    runtime: crate::OwnRuntime,
+    runtime: crate::SharedRuntime,
     client: Client,
 }
 

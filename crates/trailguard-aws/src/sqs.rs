@@ -91,7 +91,7 @@ pub struct Message {
 }
 
 pub struct SqsQueue {
-    runtime: crate::OwnRuntime,
+    runtime: crate::SharedRuntime,
     client: Client,
     url: String,
 }

@@ -21,7 +21,7 @@ pub enum Verdict {
 
 /// Asks STS about key pairs, one at a time.
 pub struct Verifier {
-    runtime: crate::OwnRuntime,
+    runtime: crate::SharedRuntime,
     http: aws_smithy_runtime_api::client::http::SharedHttpClient,
     endpoint_url: Option<String>,
     region: String,

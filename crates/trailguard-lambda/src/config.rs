@@ -36,6 +36,7 @@ pub const DISCORD_ENV: &str = "DISCORD_WEBHOOK_URL";
 pub const SLACK_ENV: &str = "SLACK_WEBHOOK_URL";
 pub const WEBHOOK_ENV: &str = "TRAILGUARD_WEBHOOK_URL";
 pub const WEBHOOK_SECRET_ENV: &str = "TRAILGUARD_WEBHOOK_SECRET";
+pub const ENDPOINT_ENV: &str = "TRAILGUARD_AWS_ENDPOINT_URL";
 
 /// The environment as read at init (secrets named by ARN already resolved).
 pub type Env = BTreeMap<String, String>;
@@ -96,7 +97,7 @@ fn get<'e>(env: &'e Env, var: &str) -> Option<&'e str> {
 }
 
 /// An `http://` or `https://` URL with a host, and no credentials in it.
-fn endpoint_url(env: &Env, var: &str) -> Result<Option<String>, ConfigError> {
+pub(crate) fn endpoint_url(env: &Env, var: &str) -> Result<Option<String>, ConfigError> {
     let Some(v) = get(env, var) else {
         return Ok(None);
     };
@@ -232,7 +233,7 @@ impl LambdaConfig {
             local_objects: get(env, "TRAILGUARD_LOCAL_OBJECTS_DIR").map(PathBuf::from),
             log_alerts: flag(env, "TRAILGUARD_LOG_ALERTS", true)?,
             state_table: get(env, "TRAILGUARD_STATE_TABLE").map(str::to_owned),
-            aws_endpoint_url: endpoint_url(env, "TRAILGUARD_AWS_ENDPOINT_URL")?,
+            aws_endpoint_url: endpoint_url(env, ENDPOINT_ENV)?,
             warnings,
         })
     }

@@ -42,11 +42,10 @@ pub fn default_secret_source(
     if !env.keys().any(|k| k.ends_with(ARN_SUFFIX)) {
         return Ok(None);
     }
-    let endpoint = env
-        .get("TRAILGUARD_AWS_ENDPOINT_URL")
-        .map(|v| v.trim())
-        .filter(|v| !v.is_empty());
-    let options = crate::aws::options(endpoint);
+    // Checked as the configuration checks it, before any request goes there.
+    let endpoint =
+        crate::config::endpoint_url(env, crate::config::ENDPOINT_ENV).map_err(|e| e.to_string())?;
+    let options = crate::aws::options(endpoint.as_deref());
     crate::aws::SecretsManagerSource::connect(&options)
         .map(|s| Some(Box::new(s) as Box<dyn SecretSource>))
         .map_err(|e| format!("Secrets Manager: {e}"))

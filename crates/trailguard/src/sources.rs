@@ -10,7 +10,7 @@
 
 use anyhow::{bail, Result};
 use clap::Args;
-use trailguard_aws::{AwsOptions, ParallelFetch, S3Objects};
+use trailguard_aws::{AwsOptions, S3Objects};
 use trailguard_core::Event;
 use trailguard_io::reader::{
     read_events, read_objects, Input, ReadOptions, ReadSummary, RemoteObject,
@@ -214,7 +214,8 @@ impl Sources {
             }
         };
         let objects = self.list(&s3, progress, &mut summary);
-        let fetch = ParallelFetch::new(s3, &self.aws, self.max_object_bytes);
+        // One client for every download thread: they share its connections.
+        let fetch = s3.with_max_bytes(self.max_object_bytes);
         let read = read_objects(
             &objects,
             self.downloads,

@@ -68,7 +68,7 @@ impl DynamoOptions {
 
 /// The `Store` of the Lambda (and of any CLI run given a table).
 pub struct DynamoStore {
-    runtime: crate::OwnRuntime,
+    runtime: crate::SharedRuntime,
     db: Db,
 }
 

@@ -24,12 +24,13 @@ pub struct SqsSource {
     objects: S3Objects,
 }
 
-/// What to read, and the index in [`Received::done`] of the message it came from.
+/// What to read, and the index in [`Received::done`] of the message it came from
+/// (`None`: a message left on the queue anyway).
 pub struct RemoteInput {
     /// For messages: `s3://BUCKET/KEY`, or `sqs message ID`.
     pub name: String,
     pub bytes: Vec<u8>,
-    pub message: usize,
+    pub message: Option<usize>,
 }
 
 /// What one receive gave.
@@ -55,7 +56,9 @@ impl Received {
     /// Leaves the message of input `i` on the queue (nothing of it could be read: a
     /// truncated or corrupt object, which the dead-letter queue keeps for a person).
     pub fn keep(&mut self, i: usize) {
-        let m = self.inputs[i].message;
+        let Some(m) = self.inputs[i].message else {
+            return;
+        };
         if let Some(message) = self.done.get(m) {
             eprintln!(
                 "warning: {}: nothing could be read; message {} left on the queue (received {} times)",
@@ -117,7 +120,7 @@ impl SqsSource {
                     out.inputs.push(RemoteInput {
                         name: format!("sqs message {}", m.id),
                         bytes: text.into_bytes(),
-                        message: out.done.len(),
+                        message: Some(out.done.len()),
                     });
                     out.done.push(m);
                 }
@@ -133,7 +136,7 @@ impl SqsSource {
                             Ok(bytes) => out.inputs.push(RemoteInput {
                                 name: o.to_string(),
                                 bytes,
-                                message: out.done.len(),
+                                message: Some(out.done.len()),
                             }),
                             Err(e) => {
                                 eprintln!(
@@ -150,7 +153,7 @@ impl SqsSource {
                         // Its objects that were fetched are read all the same (their
                         // alerts are not held back); the message comes back for the rest.
                         for input in &mut out.inputs[first_input..] {
-                            input.message = usize::MAX;
+                            input.message = None;
                         }
                         out.left += 1;
                     }
